@@ -1,0 +1,1 @@
+"""Billing hub ORM models (filled in by the billing hub work)."""

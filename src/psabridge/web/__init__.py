@@ -1,0 +1,1 @@
+"""Web layer: the FastAPI application (REST API and Admin Hub pages)."""

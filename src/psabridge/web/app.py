@@ -1,0 +1,30 @@
+"""Application factory: one FastAPI app serving the REST API (``/api/v1``) and the Admin Hub pages.
+
+The database schema is migrated on start-up so a fresh data directory just works.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from psabridge import __version__
+from psabridge.config import Settings, get_settings
+from psabridge.db import make_engine, make_sessionmaker, migrate
+
+
+def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
+    """Build the application for ``settings`` (defaults to the process settings)."""
+    settings = settings or get_settings()
+    url = settings.resolved_database_url()
+    if run_migrations:
+        migrate(url)
+    engine = make_engine(url)
+    app = FastAPI(title="PSA Bridge", version=__version__, openapi_url="/openapi.json")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+
+    from psabridge.hub.api import router as hub_router
+
+    app.include_router(hub_router, prefix="/api/v1")
+    return app

@@ -1,0 +1,33 @@
+"""FastAPI dependencies shared by every router (database session, settings)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from psabridge.config import Settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """A session per request; committed by the handler, rolled back on error."""
+    session: Session = request.app.state.sessionmaker()
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_app_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+DbSession = Annotated[Session, Depends(get_db)]
+AppSettings = Annotated[Settings, Depends(get_app_settings)]

@@ -1,0 +1,1 @@
+"""Test helpers shared by every area (real servers on loopback, database fixtures)."""
