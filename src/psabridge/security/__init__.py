@@ -1,0 +1,1 @@
+"""Security primitives: secrets at rest (encryption) and password hashing."""
