@@ -1,6 +1,7 @@
 """Imports every model module so ``Base.metadata`` is complete (Alembic autogenerate, tests)."""
 
 # Each area registers its tables by being imported here.
+import psabridge.auth.models  # users, web sessions
 import psabridge.hub.models  # noqa: F401  (billing hub)
 from psabridge.db import Base
 

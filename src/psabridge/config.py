@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     autotask_integration_code: str | None = Field(
         default=None, description="Server-wide API tracking identifier, prefilled in the connector form."
     )
+    secure_cookies: bool = Field(
+        default=False, description="Mark the session cookie Secure (set when served behind https)."
+    )
+    session_ttl_minutes: int = Field(default=720, ge=5, description="Admin Hub login lifetime.")
     host: str = "127.0.0.1"
     port: int = 8000
     redis_url: str = "redis://127.0.0.1:6379/0"

@@ -27,4 +27,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     from psabridge.hub.api import router as hub_router
 
     app.include_router(hub_router, prefix="/api/v1")
+
+    from psabridge.web.shell import install_web_shell
+
+    install_web_shell(app)
     return app

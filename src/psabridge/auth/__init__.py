@@ -1,0 +1,1 @@
+"""Admin Hub users and their server-side web sessions."""

@@ -1,0 +1,120 @@
+"""Login, logout and the Admin Hub home page."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import func, select
+
+from psabridge.auth.models import User
+from psabridge.auth.sessions import SESSION_COOKIE, authenticate, end_session, start_session
+from psabridge.hub.models import Account, BillingContract
+from psabridge.web.auth import CurrentUser, optional_user
+from psabridge.web.deps import AppSettings, DbSession
+from psabridge.web.security import PRELOGIN_CSRF_COOKIE
+from psabridge.web.templating import templates
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+
+LOGIN_FAILED = "Wrong e-mail or password."
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths: a login link must not bounce the user to another site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _login_form(request: Request, *, next_url: str, email: str = "", error: str | None = None) -> Response:
+    csrf = request.cookies.get(PRELOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
+    request.state.csrf_token = csrf
+    response = templates.TemplateResponse(
+        request,
+        "login.html",
+        {"next_url": next_url, "email": email, "error": error},
+        status_code=400 if error else 200,
+    )
+    response.set_cookie(
+        PRELOGIN_CSRF_COOKIE,
+        csrf,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        max_age=3600,
+    )
+    return response
+
+
+def _secure(request: Request) -> bool:
+    settings = request.app.state.settings
+    return bool(settings.secure_cookies) or request.url.scheme == "https"
+
+
+@router.get("/login")
+def login_page(request: Request, db: DbSession, next: str | None = None) -> Response:
+    if optional_user(request, db) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _login_form(request, next_url=safe_next(next))
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    db: DbSession,
+    settings: AppSettings,
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    user = authenticate(db, email, password)
+    if user is None:
+        log.info("failed login for %s", email.strip().lower()[:254])
+        db.commit()
+        return _login_form(request, next_url=safe_next(next), email=email, error=LOGIN_FAILED)
+    # Any previous session of this browser is dropped: a fresh token after login prevents fixation.
+    end_session(db, request.cookies.get(SESSION_COOKIE))
+    new = start_session(db, user, timedelta(minutes=settings.session_ttl_minutes))
+    db.commit()
+    log.info("user %s signed in", user.email)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        new.token,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        max_age=settings.session_ttl_minutes * 60,
+        path="/",
+    )
+    response.delete_cookie(PRELOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, db: DbSession) -> Response:
+    end_session(db, request.cookies.get(SESSION_COOKIE))
+    db.commit()
+    response = RedirectResponse("/login?logged_out=1", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+def home(request: Request, db: DbSession, user: CurrentUser) -> Response:
+    org_id = user.organization_id
+    counts = {
+        "accounts": db.scalar(select(func.count(Account.id)).where(Account.organization_id == org_id)) or 0,
+        "contracts": db.scalar(
+            select(func.count(BillingContract.id)).where(BillingContract.organization_id == org_id)
+        )
+        or 0,
+        "users": db.scalar(select(func.count(User.id)).where(User.organization_id == org_id)) or 0,
+    }
+    return templates.TemplateResponse(request, "home.html", {"counts": counts, "active_tab": ""})

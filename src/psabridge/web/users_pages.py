@@ -1,0 +1,131 @@
+"""Users tab: admins add users to their own organization, change roles and (de)activate them.
+
+Viewers may see who has access but every change is admin-only. A user id from another organization
+is answered 404, the same as an unknown id.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from psabridge.auth.models import USER_ROLES, User
+from psabridge.auth.users import (
+    UserError,
+    change_role,
+    create_user,
+    get_org_user,
+    list_users,
+    set_active,
+)
+from psabridge.web.auth import AdminUser, CurrentUser
+from psabridge.web.deps import DbSession
+from psabridge.web.templating import templates
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/users", include_in_schema=False)
+
+
+def _render(
+    request: Request,
+    db: DbSession,
+    user: User,
+    *,
+    error: UserError | None = None,
+    form: dict[str, str] | None = None,
+    notice: str | None = None,
+) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "users/list.html",
+        {
+            "active_tab": "users",
+            "users": list_users(db, user.organization_id),
+            "roles": USER_ROLES,
+            "error": error,
+            "form": form or {"email": "", "role": "viewer"},
+            "notice": notice,
+        },
+        status_code=400 if error else 200,
+    )
+
+
+@router.get("")
+def users_page(request: Request, db: DbSession, user: CurrentUser, notice: str | None = None) -> Response:
+    return _render(request, db, user, notice=notice)
+
+
+def _target(db: DbSession, admin: User, user_id: int) -> User:
+    target = get_org_user(db, admin.organization_id, user_id)
+    if target is None:
+        raise HTTPException(status_code=404, detail="No such user")
+    return target
+
+
+def _done(notice: str) -> Response:
+    from urllib.parse import quote
+
+    return RedirectResponse(f"/users?notice={quote(notice)}", status_code=303)
+
+
+@router.post("")
+def add_user(
+    request: Request,
+    db: DbSession,
+    admin: AdminUser,
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    role: Annotated[str, Form(max_length=20)] = "viewer",
+) -> Response:
+    try:
+        created = create_user(db, admin.organization_id, email=email, password=password, role=role)
+    except UserError as exc:
+        db.rollback()
+        return _render(request, db, admin, error=exc, form={"email": email, "role": role})
+    db.commit()
+    log.info("%s added user %s (%s)", admin.email, created.email, created.role)
+    return _done(f"Added {created.email} as {created.role}.")
+
+
+@router.post("/{user_id}/role")
+def set_role(
+    request: Request,
+    user_id: int,
+    db: DbSession,
+    admin: AdminUser,
+    role: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    target = _target(db, admin, user_id)
+    try:
+        change_role(db, target, role)
+    except UserError as exc:
+        db.rollback()
+        return _render(request, db, admin, error=exc)
+    db.commit()
+    log.info("%s set role of %s to %s", admin.email, target.email, role)
+    return _done(f"{target.email} is now {role}.")
+
+
+@router.post("/{user_id}/deactivate")
+def deactivate(request: Request, user_id: int, db: DbSession, admin: AdminUser) -> Response:
+    target = _target(db, admin, user_id)
+    try:
+        set_active(db, target, False)
+    except UserError as exc:
+        db.rollback()
+        return _render(request, db, admin, error=exc)
+    db.commit()
+    log.info("%s deactivated %s", admin.email, target.email)
+    return _done(f"{target.email} is deactivated and signed out.")
+
+
+@router.post("/{user_id}/activate")
+def activate(user_id: int, db: DbSession, admin: AdminUser) -> Response:
+    target = _target(db, admin, user_id)
+    set_active(db, target, True)
+    db.commit()
+    log.info("%s reactivated %s", admin.email, target.email)
+    return _done(f"{target.email} can sign in again.")
