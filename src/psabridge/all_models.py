@@ -2,6 +2,7 @@
 
 # Each area registers its tables by being imported here.
 import psabridge.auth.models  # users, web sessions
+import psabridge.connectors.models  # connectors, option cache
 import psabridge.hub.models  # noqa: F401  (billing hub)
 from psabridge.db import Base
 
