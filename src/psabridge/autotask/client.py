@@ -1,0 +1,653 @@
+"""The Autotask REST client: typed, budget-aware, safe to use from many threads.
+
+Why this shape: every call Autotask answers costs part of a budget shared by the tenant's other
+integrations, some writes cannot be read back, and a lost answer to a write must never be retried
+blindly. So the client (1) refuses what the official description does not offer before sending,
+(2) retries only what is provably safe to retry — reads, and requests Autotask rejected before
+executing them (429 / thread limit / connection never established), (3) reports a write whose answer
+was lost as :class:`OutcomeUnknownError` with enough context to reconcile, and (4) keeps at most N
+requests in flight per endpoint and integration code across the whole process.
+
+>>> client = AutotaskClient(AutotaskCredentials("api@x.example", "s3cret", "CODE"))  # doctest: +SKIP
+>>> for company in client.query("Companies", F.begins_with("companyName", "Acme")):  # doctest: +SKIP
+...     print(company["id"])
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import tenacity
+
+from psabridge.autotask.errors import (
+    AuthenticationError,
+    AutotaskConnectionError,
+    AutotaskError,
+    AutotaskServerError,
+    OutcomeUnknownError,
+    RateLimitError,
+    UnsupportedOperationError,
+    ZoneDiscoveryError,
+)
+from psabridge.autotask.http_errors import NotSentConnectionError, error_for_response, error_for_transport
+from psabridge.autotask.limits import ENDPOINT_LIMITER, TENANT_USAGE, BudgetPolicy
+from psabridge.autotask.models import (
+    AutotaskCredentials,
+    FieldInfo,
+    PicklistValue,
+    UdfInfo,
+    ZoneInfo,
+    normalize_base_url,
+)
+from psabridge.autotask.query import (
+    MAX_OR_CONDITIONS,
+    Condition,
+    FilterInput,
+    chunk_in_values,
+    normalize_filter,
+    query_body,
+)
+from psabridge.autotask.registry import EntityRegistry, EntitySpec, load_registry
+from psabridge.autotask.stats import CallStats
+from psabridge.config import AUTOTASK_GLOBAL_ZONE_URL
+
+log = logging.getLogger(__name__)
+
+WRITE_VERBS = frozenset({"create", "update", "replace", "delete"})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Retry with full-jitter exponential backoff; ``Retry-After`` is honoured (up to ``max_retry_after``)."""
+
+    max_attempts: int = 5
+    initial_wait: float = 0.5
+    max_wait: float = 30.0
+    max_retry_after: float = 120.0
+
+
+# --- process-wide caches (shared by every client object, keyed per tenant) -------------------------------
+_cache_lock = threading.Lock()
+_ZONE_CACHE: dict[tuple[str, str], ZoneInfo] = {}
+_METADATA_CACHE: dict[tuple[str, str, str, str], Any] = {}
+
+
+def clear_caches() -> None:
+    """Forget every discovered zone and cached metadata (tests, credential changes)."""
+    with _cache_lock:
+        _ZONE_CACHE.clear()
+        _METADATA_CACHE.clear()
+
+
+def _endpoint_of(url: str) -> str:
+    """The endpoint a URL addresses: the first path segment after ``/V1.0/`` (e.g. ``Contracts``)."""
+    lowered = url.lower()
+    idx = lowered.find("v1.0/")
+    rest = url[idx + 5 :] if idx >= 0 else url
+    return rest.split("?", 1)[0].split("/", 1)[0] or "root"
+
+
+class AutotaskClient:
+    """Synchronous, thread-safe client of one Autotask API user.
+
+    ``base_url`` (``https://webservicesN.autotask.net/ATServicesRest/`` or ``.../V1.0/``) skips zone
+    discovery. ``hourly_budget_cap`` is a fraction (0-1] of the tenant's hourly threshold or an absolute
+    number of calls per rolling hour; at the cap :class:`BudgetExhaustedError` is raised before sending.
+    """
+
+    def __init__(
+        self,
+        credentials: AutotaskCredentials,
+        *,
+        base_url: str | None = None,
+        zone_url: str = AUTOTASK_GLOBAL_ZONE_URL,
+        max_in_flight_per_endpoint: int = 3,
+        hourly_budget_cap: float | int | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        budget_policy: BudgetPolicy | None = None,
+        registry: EntityRegistry | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if max_in_flight_per_endpoint < 1:
+            raise ValueError("max_in_flight_per_endpoint must be at least 1")
+        self.credentials = credentials
+        self.zone_url = zone_url
+        self.max_in_flight_per_endpoint = max_in_flight_per_endpoint
+        self.retry_policy = retry or RetryPolicy()
+        policy = budget_policy or BudgetPolicy()
+        if hourly_budget_cap is not None:
+            policy = BudgetPolicy(
+                cap=hourly_budget_cap,
+                slow_at=policy.slow_at,
+                slow_delays=policy.slow_delays,
+                refresh_every_calls=policy.refresh_every_calls,
+                window_seconds=policy.window_seconds,
+            )
+        policy.cap_calls(10_000)  # validates the cap early
+        self.budget_policy = policy
+        self.registry = registry or load_registry()
+        self.stats = CallStats()
+        self._sleep = sleep
+        self._explicit_base = normalize_base_url(base_url) if base_url else None
+        self._zone_lock = threading.Lock()
+        self._usage = TENANT_USAGE.get(f"{credentials.integration_code}|{credentials.username.lower()}")
+        self._headers = {**credentials.headers(), "Accept": "application/json"}
+        self._http = httpx.Client(
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            follow_redirects=False,
+        )
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> AutotaskClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"AutotaskClient(username={self.credentials.username!r}, "
+            f"integration_code={self.credentials.integration_code!r}, base_url={self._explicit_base!r})"
+        )
+
+    # --- zone -----------------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """The versioned REST base in use (discovering the zone on first use)."""
+        if self._explicit_base:
+            return self._explicit_base
+        return self.discover_zone().api_base
+
+    def discover_zone(self, *, refresh: bool = False) -> ZoneInfo:
+        """The zone of the username, from ``zoneInformation`` (cached per zone URL and username)."""
+        key = (self.zone_url.lower(), self.credentials.username.lower())
+        with self._zone_lock:
+            if not refresh:
+                with _cache_lock:
+                    cached = _ZONE_CACHE.get(key)
+                if cached is not None:
+                    return cached
+            zone = self._fetch_zone()
+            with _cache_lock:
+                _ZONE_CACHE[key] = zone
+            return zone
+
+    def _fetch_zone(self) -> ZoneInfo:
+        self.stats.record("ZoneInformation", "get")
+        try:
+            response = self._http.get(
+                self.zone_url,
+                params={"user": self.credentials.username},
+                headers={"Accept": "application/json"},
+            )
+        except httpx.TransportError as exc:
+            raise ZoneDiscoveryError(
+                f"zone discovery at {self.zone_url} failed ({type(exc).__name__})", entity="ZoneInformation"
+            ) from None
+        if response.status_code != 200:
+            raise ZoneDiscoveryError(
+                f"zone discovery for {self.credentials.username!r} failed",
+                status_code=response.status_code,
+                entity="ZoneInformation",
+            )
+        try:
+            data = response.json()
+            url = data["url"]
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise ValueError(url)
+        except (ValueError, KeyError, TypeError):
+            raise ZoneDiscoveryError(
+                f"zone discovery for {self.credentials.username!r} returned no API address (is the username right?)",
+                entity="ZoneInformation",
+            ) from None
+        ci = data.get("ci")
+        return ZoneInfo(
+            zone_name=str(data.get("zoneName") or ""),
+            url=url,
+            web_url=str(data.get("webUrl") or ""),
+            ci=int(ci) if isinstance(ci, int | str) and str(ci).lstrip("-").isdigit() else None,
+        )
+
+    # --- the request pipeline -------------------------------------------------------------------------
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        entity: str,
+        verb: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        parent_id: int | None = None,
+    ) -> Any:
+        """Send one logical request (with retries and one zone re-discovery after a 401)."""
+        try:
+            return self._request_with_retries(method, path, entity, verb, body, params, parent_id)
+        except AuthenticationError:
+            if self._explicit_base or path.startswith(("http://", "https://")):
+                raise
+            old = self.base_url
+            try:
+                new = self.discover_zone(refresh=True).api_base
+            except ZoneDiscoveryError:
+                raise AuthenticationError(
+                    "Autotask refused the credentials and zone re-discovery failed", entity=entity, verb=verb
+                ) from None
+            if new == old:
+                raise
+            log.info("Autotask zone of %s moved to %s; retrying once", self.credentials.username, new)
+            return self._request_with_retries(method, path, entity, verb, body, params, parent_id)
+
+    def _retryable(self, exc: BaseException, write: bool) -> bool:
+        if isinstance(exc, RateLimitError | NotSentConnectionError):
+            return True  # rejected before execution: safe for writes too
+        if write:
+            return False
+        return isinstance(exc, AutotaskServerError | AutotaskConnectionError)
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        policy = self.retry_policy
+        cap = min(policy.max_wait, policy.initial_wait * (2 ** (state.attempt_number - 1)))
+        wait = random.uniform(policy.initial_wait / 2, max(cap, policy.initial_wait / 2))
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+            wait = max(wait, min(exc.retry_after, policy.max_retry_after))
+        return wait
+
+    def _request_with_retries(
+        self,
+        method: str,
+        path: str,
+        entity: str,
+        verb: str,
+        body: dict[str, Any] | None,
+        params: dict[str, Any] | None,
+        parent_id: int | None,
+    ) -> Any:
+        write = verb in WRITE_VERBS
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            self.stats.record_retry()
+            exc = state.outcome.exception() if state.outcome else None
+            log.info(
+                "retrying %s %s after %s (attempt %d)", verb, entity, type(exc).__name__, state.attempt_number
+            )
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(max(1, self.retry_policy.max_attempts)),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception(lambda e: self._retryable(e, write)),
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        return retrying(self._send_once, method, path, entity, verb, body, params, parent_id)
+
+    def _maybe_refresh_threshold(self) -> None:
+        """Keep the tenant-usage estimate fresh at little cost (one call per ``refresh_every_calls``).
+
+        Without a cap, ThresholdInformation is only read once our own calls reach ``refresh_every_calls``
+        (small syncs cost nothing extra); with a cap it is read before the first call.
+        """
+        policy = self.budget_policy
+        since = self._usage.calls_since_reading()
+        if since is None:
+            due = (
+                policy.cap is not None
+                or self._usage.own_calls(policy.window_seconds) >= policy.refresh_every_calls
+            )
+        else:
+            due = since >= policy.refresh_every_calls
+        if due and self._usage.refresh_lock.acquire(blocking=False):
+            try:
+                self.threshold_information()
+            except AutotaskError as exc:
+                log.warning("could not read ThresholdInformation: %s", exc)
+            finally:
+                self._usage.refresh_lock.release()
+
+    def _send_once(
+        self,
+        method: str,
+        path: str,
+        entity: str,
+        verb: str,
+        body: dict[str, Any] | None,
+        params: dict[str, Any] | None,
+        parent_id: int | None,
+    ) -> Any:
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        if entity != "ThresholdInformation":
+            self._maybe_refresh_threshold()
+        delay = self._usage.check(self.budget_policy)
+        if delay > 0:
+            self._sleep(delay)
+        write = verb in WRITE_VERBS
+        with ENDPOINT_LIMITER.slot(
+            self.credentials.integration_code, _endpoint_of(url), self.max_in_flight_per_endpoint
+        ):
+            self.stats.record(entity, verb)
+            self._usage.record()
+            try:
+                response = self._http.request(method, url, json=body, params=params, headers=self._headers)
+            except httpx.TransportError as exc:
+                raise error_for_transport(
+                    exc, entity=entity, verb=verb, write=write, body=body, parent_id=parent_id
+                ) from None
+        log.debug("%s %s -> %d", method, url.split("?", 1)[0], response.status_code)
+        if not 200 <= response.status_code < 300:
+            raise error_for_response(
+                response, entity=entity, verb=verb, write=write, body=body, parent_id=parent_id
+            )
+        if verb == "delete" and not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            if write:
+                raise OutcomeUnknownError(
+                    "Autotask answered the write with an unreadable body; it may or may not have been applied",
+                    entity=entity,
+                    verb=verb,
+                    body=body,
+                    parent_id=parent_id,
+                    status_code=response.status_code,
+                ) from None
+            raise AutotaskServerError(
+                "Autotask answered with an unreadable body",
+                entity=entity,
+                verb=verb,
+                status_code=response.status_code,
+            ) from None
+
+    # --- reads ----------------------------------------------------------------------------------------
+    def get(self, entity: str, id: int, *, parent_id: int | None = None) -> dict[str, Any] | None:
+        """One record by id, or ``None`` when it does not exist or is not visible (``{"item": null}``)."""
+        spec = self.registry.require(entity, "get")
+        if spec.has_root("get") and parent_id is None:
+            path = f"{entity}/{int(id)}"
+        else:
+            route = spec.parent_route("get")
+            if route is None or parent_id is None:
+                raise UnsupportedOperationError(
+                    f"{entity} can only be read through {route.route if route else 'no route'} (parent_id required)",
+                    entity=entity,
+                    verb="get",
+                )
+            path = f"{route.path(parent_id)}/{int(id)}"
+        data = self._request("GET", path, entity=entity, verb="get")
+        item = data.get("item") if isinstance(data, dict) else None
+        return item if isinstance(item, dict) else None
+
+    def query(
+        self,
+        entity: str,
+        filter: FilterInput = None,
+        include_fields: Sequence[str] | None = None,
+        max_records: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every record matching ``filter`` (all pages, POSTing each ``nextPageUrl`` with the same body).
+
+        The filter is validated now (bad operators, UDF and condition limits raise before any request);
+        pages are fetched lazily as the iterator is consumed. ``max_records`` caps the total returned.
+        """
+        self._require_root(entity, "query")
+        items = normalize_filter(filter)
+        body = query_body(items, include_fields, max_records)
+        return self._paginate(entity, f"{entity}/query", body, max_records)
+
+    def query_all(
+        self,
+        entity: str,
+        filter: FilterInput = None,
+        include_fields: Sequence[str] | None = None,
+        max_records: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """:meth:`query` as a list."""
+        return list(self.query(entity, filter, include_fields, max_records))
+
+    def _paginate(
+        self, entity: str, path: str, body: dict[str, Any], max_records: int | None
+    ) -> Iterator[dict[str, Any]]:
+        returned = 0
+        url = path
+        seen: set[str] = set()
+        while True:
+            data = self._request("POST", url, entity=entity, verb="query", body=body)
+            items = data.get("items") if isinstance(data, dict) else None
+            for item in items or []:
+                yield item
+                returned += 1
+                if max_records is not None and returned >= max_records:
+                    return
+            details = data.get("pageDetails") if isinstance(data, dict) else None
+            next_url = details.get("nextPageUrl") if isinstance(details, dict) else None
+            if not next_url or not items or next_url in seen:
+                return
+            seen.add(next_url)
+            url = next_url
+
+    def query_in(
+        self,
+        entity: str,
+        field: str,
+        values: Iterable[Any],
+        *,
+        extra: FilterInput = None,
+        include_fields: Sequence[str] | None = None,
+        udf: bool = False,
+    ) -> Iterator[dict[str, Any]]:
+        """Records whose ``field`` is one of ``values``, in as few queries as the 500-condition limit allows.
+
+        ``extra`` conditions are AND-ed to each chunk; their condition count is reserved in every chunk.
+        """
+        self._require_root(entity, "query")
+        extra_items = normalize_filter(extra) if extra is not None else []
+        reserved = sum(item.condition_count() for item in extra_items)
+        chunks = list(chunk_in_values(values, MAX_OR_CONDITIONS - reserved))
+        bodies = [
+            query_body([Condition("in", field, tuple(chunk), udf), *extra_items], include_fields)
+            for chunk in chunks
+        ]
+        normalize_filter([Condition("in", field, ("x",), udf), *extra_items])  # UDF rule with the extras
+
+        def run() -> Iterator[dict[str, Any]]:
+            for body in bodies:
+                yield from self._paginate(entity, f"{entity}/query", body, None)
+
+        return run()
+
+    def count(self, entity: str, filter: FilterInput = None) -> int:
+        """How many records match (``POST /{Entity}/query/count``)."""
+        self._require_root(entity, "count")
+        items = normalize_filter(filter)
+        data = self._request(
+            "POST", f"{entity}/query/count", entity=entity, verb="count", body=query_body(items)
+        )
+        try:
+            return int(data["queryCount"])
+        except (KeyError, TypeError, ValueError):
+            raise AutotaskServerError(
+                "count answer without queryCount", entity=entity, verb="count"
+            ) from None
+
+    # --- writes ---------------------------------------------------------------------------------------
+    def _require_root(self, entity: str, verb: str) -> EntitySpec:
+        spec = self.registry.require(entity, verb)
+        if not spec.has_root(verb):
+            raise UnsupportedOperationError(
+                f"Autotask offers {verb!r} on {entity} only through a parent route", entity=entity, verb=verb
+            )
+        return spec
+
+    def _write_path(
+        self, entity: str, verb: str, body: dict[str, Any] | None, parent_id: int | None
+    ) -> tuple[str, int | None, dict[str, Any] | None]:
+        """The route for a write: the root route, or the parent route (parent id from arg or body)."""
+        spec = self.registry.require(entity, verb)
+        route = spec.parent_route(verb)
+        if spec.has_root(verb) and (parent_id is None or route is None):
+            return entity, None, body
+        if route is None:  # pragma: no cover - require() guarantees one of the two
+            raise UnsupportedOperationError(f"no route for {verb} {entity}", entity=entity, verb=verb)
+        pid = parent_id
+        if pid is None and body is not None and route.parent_field:
+            raw = body.get(route.parent_field)
+            pid = int(raw) if raw is not None else None
+        if pid is None:
+            raise ValueError(
+                f"{verb} {entity} goes through {route.route}: pass parent_id= or set {route.parent_field!r} in the body"
+            )
+        if body is not None and verb == "create" and route.parent_field and route.parent_field not in body:
+            body = {**body, route.parent_field: int(pid)}
+        return route.path(pid), int(pid), body
+
+    def create(self, entity: str, body: dict[str, Any], *, parent_id: int | None = None) -> int:
+        """Create a record; returns its id (``itemId``). Child entities go through their parent route."""
+        path, pid, sent = self._write_path(entity, "create", dict(body), parent_id)
+        data = self._request("POST", path, entity=entity, verb="create", body=sent, parent_id=pid)
+        return self._item_id(data, entity, "create", sent, pid)
+
+    def update(self, entity: str, body: dict[str, Any], *, parent_id: int | None = None) -> int:
+        """Change only the fields in ``body`` (PATCH); ``body["id"]`` names the record. Returns the id."""
+        self._require_id(entity, "update", body)
+        path, pid, sent = self._write_path(entity, "update", dict(body), parent_id)
+        data = self._request("PATCH", path, entity=entity, verb="update", body=sent, parent_id=pid)
+        return self._item_id(data, entity, "update", sent, pid)
+
+    def replace(self, entity: str, body: dict[str, Any], *, parent_id: int | None = None) -> int:
+        """Replace the record (PUT): omitted fields are cleared. Returns the id."""
+        self._require_id(entity, "replace", body)
+        path, pid, sent = self._write_path(entity, "replace", dict(body), parent_id)
+        data = self._request("PUT", path, entity=entity, verb="replace", body=sent, parent_id=pid)
+        return self._item_id(data, entity, "replace", sent, pid)
+
+    def delete(self, entity: str, id: int, *, parent_id: int | None = None) -> None:
+        """Delete a record (only entities Autotask allows it for; child entities need ``parent_id``)."""
+        path, pid, _ = self._write_path(entity, "delete", None, parent_id)
+        self._request(
+            "DELETE", f"{path}/{int(id)}", entity=entity, verb="delete", body={"id": int(id)}, parent_id=pid
+        )
+
+    @staticmethod
+    def _require_id(entity: str, verb: str, body: dict[str, Any]) -> None:
+        if body.get("id") in (None, ""):
+            raise ValueError(f"{verb} {entity}: the body must contain the record's 'id'")
+
+    @staticmethod
+    def _item_id(data: Any, entity: str, verb: str, body: dict[str, Any] | None, pid: int | None) -> int:
+        try:
+            return int(data["itemId"])
+        except (KeyError, TypeError, ValueError):
+            raise OutcomeUnknownError(
+                "Autotask answered the write without an itemId",
+                entity=entity,
+                verb=verb,
+                body=body,
+                parent_id=pid,
+            ) from None
+
+    # --- metadata -------------------------------------------------------------------------------------
+    def _tenant_key(self) -> tuple[str, str]:
+        return (self.base_url.lower(), self.credentials.username.lower())
+
+    def _cached(self, entity: str, kind: str, fetch: Callable[[], Any]) -> Any:
+        key = (*self._tenant_key(), entity, kind)
+        with _cache_lock:
+            if key in _METADATA_CACHE:
+                return _METADATA_CACHE[key]
+        value = fetch()
+        with _cache_lock:
+            _METADATA_CACHE[key] = value
+        return value
+
+    def refresh_metadata(self, entity: str | None = None) -> None:
+        """Drop cached fields/picklists/UDFs of this tenant (one entity, or all)."""
+        base, user = self._tenant_key()
+        with _cache_lock:
+            for key in [k for k in _METADATA_CACHE if k[0] == base and k[1] == user]:
+                if entity is None or key[2] == entity:
+                    del _METADATA_CACHE[key]
+
+    def field_info(self, entity: str) -> list[FieldInfo]:
+        """The entity's fields with their picklists (``entityInformation/fields``), cached per tenant."""
+        self._require_root(entity, "fields")
+
+        def fetch() -> list[FieldInfo]:
+            data = self._request("GET", f"{entity}/entityInformation/fields", entity=entity, verb="fields")
+            return [FieldInfo.from_api(f) for f in (data.get("fields") or [])]
+
+        return list(self._cached(entity, "fields", fetch))
+
+    def picklist(self, entity: str, field: str, *, include_inactive: bool = False) -> list[PicklistValue]:
+        """The picklist of ``entity.field`` (active values only unless asked), in Autotask's sort order."""
+        for info in self.field_info(entity):
+            if info.name.lower() == field.lower():
+                if not info.is_picklist:
+                    raise ValueError(f"{entity}.{info.name} is not a picklist field")
+                values = [v for v in info.picklist_values if include_inactive or v.is_active]
+                return sorted(
+                    values, key=lambda v: (v.sort_order if v.sort_order is not None else 0, v.value)
+                )
+        raise ValueError(f"{entity} has no field {field!r}")
+
+    def picklist_value(self, entity: str, field: str, label: str, *, include_inactive: bool = False) -> int:
+        """The tenant's id for ``label`` (case-insensitive) in ``entity.field``'s picklist."""
+        wanted = label.strip().casefold()
+        values = self.picklist(entity, field, include_inactive=include_inactive)
+        for value in values:
+            if value.label.strip().casefold() == wanted:
+                return value.value
+        labels = ", ".join(repr(v.label) for v in values)
+        raise LookupError(
+            f"{entity}.{field} has no {'' if include_inactive else 'active '}value {label!r} ({labels})"
+        )
+
+    def picklist_label(self, entity: str, field: str, value: int | str) -> str | None:
+        """The label of a picklist id (inactive values included), or ``None``."""
+        for item in self.picklist(entity, field, include_inactive=True):
+            if item.value == int(value):
+                return item.label
+        return None
+
+    def udfs(self, entity: str) -> list[UdfInfo]:
+        """The entity's user-defined fields, cached per tenant."""
+        self._require_root(entity, "udfs")
+
+        def fetch() -> list[UdfInfo]:
+            data = self._request(
+                "GET", f"{entity}/entityInformation/userDefinedFields", entity=entity, verb="udfs"
+            )
+            return [UdfInfo.from_api(f) for f in (data.get("fields") or [])]
+
+        return list(self._cached(entity, "udfs", fetch))
+
+    def threshold_information(self) -> dict[str, Any]:
+        """``ThresholdInformation``: the tenant's hourly threshold and current usage (also updates pacing)."""
+        data = self._request("GET", "ThresholdInformation", entity="ThresholdInformation", verb="get")
+        if isinstance(data, dict):
+            self._usage.observe_threshold(data)
+            return dict(data)
+        raise AutotaskServerError("unreadable ThresholdInformation answer", entity="ThresholdInformation")
+
+    def budget_usage(self) -> dict[str, Any]:
+        """Own calls in the last hour, estimated tenant usage, threshold and cap."""
+        return self._usage.snapshot(self.budget_policy)
+
+
+__all__ = ["WRITE_VERBS", "AutotaskClient", "RetryPolicy", "clear_caches"]
