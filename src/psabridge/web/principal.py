@@ -53,9 +53,37 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
+def _session_principal(request: Request, db: DbSession) -> Principal | None:
+    """The signed-in Admin Hub user of this browser (session cookie), if any.
+
+    Unsafe methods are only accepted when ``CSRFMiddleware`` verified the request's origin and token:
+    otherwise any site could make a signed-in browser call the API.
+    """
+    from psabridge.auth.sessions import SESSION_COOKIE, load_session
+
+    record = load_session(db, request.cookies.get(SESSION_COOKIE))
+    if record is None:
+        return None
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not getattr(
+        request.state, "csrf_verified", False
+    ):
+        raise NotAllowed("Cookie-authenticated changes need the X-CSRF-Token header of the session.")
+    return Principal(
+        organization_id=record.user.organization_id, role=record.user.role, user_id=record.user_id
+    )
+
+
 def get_principal(request: Request, db: DbSession) -> Principal:
-    """The caller, from its Bearer API token; 401 when the token is missing, unknown or revoked."""
+    """The caller, from its Bearer API token or (browser) the Admin Hub session cookie; 401 otherwise.
+
+    A request with an Authorization header is judged by that header only, never by the cookie.
+    """
     token = bearer_token(request)
+    if token is None and not request.headers.get("authorization"):
+        session_principal = _session_principal(request, db)
+        if session_principal is not None:
+            request.state.principal = session_principal
+            return session_principal
     if token is None:
         if request.headers.get("authorization"):
             raise NotAuthenticated("The Authorization header must be 'Bearer <API token>'.")
