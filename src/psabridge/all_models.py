@@ -4,6 +4,7 @@
 import psabridge.auth.models  # users, web sessions
 import psabridge.connectors.models  # connectors, option cache
 import psabridge.hub.models  # noqa: F401  (billing hub)
+import psabridge.sync.models  # links, journal, runs, record results
 from psabridge.db import Base
 
 metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""The sync engine: plans, applies, journals and reconciles billing records into Autotask."""

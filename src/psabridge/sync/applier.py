@@ -1,0 +1,276 @@
+"""``apply(plan)``: execute exactly the operations of a plan, journaled, concurrently where safe.
+
+Operations run stage by stage (phase, then entity: a contact needs its company's id). Inside a stage,
+independent operations run in threads; the Autotask client caps requests in flight per endpoint, so the
+pool only has to be large enough to keep that limit busy. Adjustments of one contract service run in
+date order in one lane, so units read back for reconciliation are unambiguous.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from psabridge.autotask.errors import (
+    AutotaskError,
+    AutotaskValidationError,
+    BudgetExhaustedError,
+    OutcomeUnknownError,
+    RateLimitError,
+    UnsupportedOperationError,
+)
+from psabridge.sync import journal as jr
+from psabridge.sync.keys import parse_ref, ref
+from psabridge.sync.models import JournalEntry
+from psabridge.sync.planner import Operation, Plan
+from psabridge.sync.reader import AutotaskApi
+
+log = logging.getLogger(__name__)
+
+#: Threads per stage; the client enforces the real per-endpoint limit (3 in flight).
+MAX_WORKERS = 6
+
+
+class BudgetPaused(Exception):
+    """The tenant's hourly API budget (or our configured share of it) is used up."""
+
+    def __init__(self, resume_at: datetime | None) -> None:
+        super().__init__("API budget exhausted")
+        self.resume_at = resume_at
+
+
+@dataclass
+class OpResult:
+    op: Operation
+    status: str  # synced | error | waiting | not_sent
+    autotask_id: int | None = None
+    reason: str | None = None
+
+
+@dataclass
+class ApplyOutcome:
+    results: list[OpResult] = field(default_factory=list)
+    paused: BudgetPaused | None = None
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for r in self.results if r.status == "error")
+
+
+@dataclass
+class ApplyContext:
+    organization_id: int
+    connector_id: int
+    run_id: int | None
+    session_factory: sessionmaker[Session]
+    client: AutotaskApi
+    #: ref ("record_type:hub_id") -> Autotask id, from the links; grows as creates succeed
+    ids: dict[str, int]
+    labels: dict[str, str] = field(default_factory=dict)
+    progress: Callable[[Operation, str], None] | None = None
+
+
+class _Unresolved(Exception):
+    pass
+
+
+def _resolve(value: Any, ids: dict[str, int], labels: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"$ref"}:
+            target = str(value["$ref"])
+            if target not in ids:
+                raise _Unresolved(f"Waiting for {labels.get(target, target)}")
+            return ids[target]
+        return {k: _resolve(v, ids, labels) for k, v in value.items()}
+    return value
+
+
+def _stages(plan: Plan) -> list[list[list[Operation]]]:
+    """Stages (phase, entity) in plan order, each a list of lanes (ops run in sequence)."""
+    stages: dict[tuple[str, str], dict[str, list[Operation]]] = {}
+    for op in plan.operations:
+        lanes = stages.setdefault((op.phase, op.entity), {})
+        lane_key = (
+            str(op.body.get("contractServiceID")) if op.verb == "adjust" else f"{op.record_type}:{op.hub_id}"
+        )
+        lanes.setdefault(lane_key, []).append(op)
+    return [list(lanes.values()) for lanes in stages.values()]
+
+
+def _covers(op: Operation) -> list[dict[str, Any]]:
+    records = [{"record_type": op.record_type, "hub_id": op.hub_id, "fingerprint": op.fingerprint}]
+    for rt, hid in op.covers:
+        if (rt, hid) != (op.record_type, op.hub_id):
+            records.append({"record_type": rt, "hub_id": hid, "fingerprint": None})
+    return records
+
+
+class _Runner:
+    def __init__(self, ctx: ApplyContext) -> None:
+        self.ctx = ctx
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.paused: BudgetPaused | None = None
+
+    def run_lane(self, lane: list[Operation]) -> list[OpResult]:
+        out: list[OpResult] = []
+        blocked: str | None = None
+        for op in lane:
+            if self.stop.is_set():
+                out.append(OpResult(op, "not_sent", reason="Paused: API budget exhausted"))
+                continue
+            if blocked:  # a later adjustment of a service whose earlier one failed must wait
+                out.append(OpResult(op, "waiting", reason=blocked))
+                continue
+            result = self.run_op(op)
+            out.append(result)
+            if result.status != "synced":
+                blocked = f"Waiting for {op.label}"
+            if self.ctx.progress:
+                self.ctx.progress(op, result.status)
+        return out
+
+    def run_op(self, op: Operation) -> OpResult:
+        ctx = self.ctx
+        with self.lock:
+            ids = dict(ctx.ids)
+        try:
+            body = _resolve(op.body, ids, ctx.labels)
+            parent = _resolve(op.parent, ids, ctx.labels)
+        except _Unresolved as exc:
+            return OpResult(op, "waiting", reason=str(exc))
+        if op.verb == "adjust" and body.get("contractServiceID") is None:
+            return OpResult(op, "waiting", reason="Waiting for the contract service")
+        covers: dict[str, Any] = {"records": _covers(op)}
+        if parent is not None:
+            covers["parent_autotask_id"] = int(parent)
+        if op.verb == "adjust":
+            covers.update(
+                contract_service_id=body["contractServiceID"],
+                effective_date=body["effectiveDate"],
+                units_after=op.units_after,
+            )
+        session = ctx.session_factory()
+        try:
+            entry = JournalEntry(
+                organization_id=ctx.organization_id,
+                connector_id=ctx.connector_id,
+                run_id=ctx.run_id,
+                op_id=op.op_id,
+                entity=op.entity,
+                verb=op.verb,
+                body_hash=jr.body_hash(body),
+                body=body,
+                matching_key=op.matching_key,
+                parent_id=int(parent) if parent is not None else None,
+                covers=covers,
+            )
+            if op.verb == "link":
+                entry.outcome, entry.autotask_id, entry.finished_at = jr.DONE, op.autotask_id, jr.now()
+                session.add(entry)
+                jr.mark_synced(session, entry, op.autotask_id)
+                session.commit()
+                self._remember(op, op.autotask_id)
+                return OpResult(op, "synced", op.autotask_id)
+            session.add(entry)
+            session.commit()  # the intent is durable before the call
+            try:
+                new_id = self._call(op, body, parent)
+            except BudgetExhaustedError as exc:
+                self.paused = BudgetPaused(getattr(exc, "resume_at", None))
+                self.stop.set()
+                entry.outcome, entry.error, entry.finished_at = jr.NOT_SENT, str(exc), jr.now()
+                session.commit()
+                return OpResult(op, "not_sent", reason="Paused: API budget exhausted")
+            except (RateLimitError, UnsupportedOperationError) as exc:
+                # rejected before execution: nothing was written
+                entry.outcome, entry.error, entry.finished_at = jr.NOT_SENT, str(exc), jr.now()
+                jr.mark_error(session, entry, _message(exc))
+                session.commit()
+                return OpResult(op, "error", reason=_message(exc))
+            except AutotaskValidationError as exc:
+                # Autotask refused it; the next run still checks by key before retrying (SCENARIOS 23)
+                entry.outcome, entry.error, entry.finished_at = jr.FAILED, _message(exc), jr.now()
+                jr.mark_error(session, entry, _message(exc))
+                session.commit()
+                return OpResult(op, "error", reason=_message(exc))
+            except (OutcomeUnknownError, AutotaskError, OSError) as exc:
+                entry.outcome, entry.error, entry.finished_at = jr.UNKNOWN, _message(exc), jr.now()
+                jr.mark_error(session, entry, f"Outcome unknown, checked on the next run: {_message(exc)}")
+                session.commit()
+                return OpResult(op, "error", reason=_message(exc))
+            result_id = op.autotask_id if op.verb in ("update",) else new_id
+            entry.outcome, entry.autotask_id, entry.finished_at = jr.DONE, result_id, jr.now()
+            jr.mark_synced(session, entry, result_id)
+            session.commit()
+            self._remember(op, result_id)
+            return OpResult(op, "synced", result_id)
+        finally:
+            session.close()
+
+    def _remember(self, op: Operation, autotask_id: int | None) -> None:
+        if autotask_id is None or op.verb == "adjust":
+            return
+        with self.lock:
+            self.ctx.ids[ref(op.record_type, op.hub_id)] = autotask_id
+
+    def _call(self, op: Operation, body: dict[str, Any], parent: Any) -> int:
+        client = self.ctx.client
+        parent_id = int(parent) if parent is not None else None
+        if op.verb == "update":
+            return client.update(op.entity, body, parent_id=parent_id)
+        return client.create(op.entity, {k: v for k, v in body.items() if v is not None}, parent_id=parent_id)
+
+
+def _message(exc: Exception) -> str:
+    messages = getattr(exc, "messages", None)
+    if messages:
+        return "; ".join(str(m) for m in messages)
+    return str(exc) or exc.__class__.__name__
+
+
+def apply(plan: Plan, ctx: ApplyContext) -> ApplyOutcome:
+    """Execute exactly the operations of ``plan`` (journaled). Stops early when the budget runs out."""
+    runner = _Runner(ctx)
+    outcome = ApplyOutcome()
+    for op in plan.operations:
+        ctx.labels.setdefault(ref(op.record_type, op.hub_id), op.label)
+    for lanes in _stages(plan):
+        if runner.stop.is_set():
+            for lane in lanes:
+                outcome.results.extend(
+                    OpResult(op, "not_sent", reason="Paused: API budget exhausted") for op in lane
+                )
+            continue
+        if len(lanes) == 1:
+            outcome.results.extend(runner.run_lane(lanes[0]))
+            continue
+        with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(lanes))) as pool:
+            for lane_results in pool.map(runner.run_lane, lanes):
+                outcome.results.extend(lane_results)
+    outcome.paused = runner.paused
+    return outcome
+
+
+def ids_from_links(links: dict[tuple[str, int], Any]) -> dict[str, int]:
+    """Reference map ``record_type:hub_id -> autotask id`` for records already in Autotask."""
+    out: dict[str, int] = {}
+    for (record_type, hub_id), link in links.items():
+        if link.autotask_id is not None and record_type not in (
+            "license_change_log",
+            "subscription_start",
+            "cancellation",
+            "refund",
+        ):
+            out[ref(record_type, hub_id)] = int(link.autotask_id)
+    return out
+
+
+__all__ = ["ApplyContext", "ApplyOutcome", "BudgetPaused", "OpResult", "apply", "ids_from_links", "parse_ref"]

@@ -1,0 +1,180 @@
+"""The write journal and the links it keeps up to date: exactly-once without idempotency keys.
+
+Every write is journaled in its own committed transaction *before* the call (intent) and again after it
+(outcome). An intent without outcome (the process was killed), or with outcome ``unknown`` (a response
+was lost) or ``failed`` (Autotask answered with an error: it may still have written), is *reconciled* at
+the start of the next run by reading Autotask: by matching key for records, through ContractServiceUnits
+for adjustments. Only then may the planner plan the write again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from psabridge.sync.keys import RECORD_TYPES
+from psabridge.sync.models import JournalEntry, SyncLink
+from psabridge.sync.reader import units_at
+from psabridge.sync.snapshot import AutotaskView, LinkState
+
+IN_FLIGHT = None
+DONE = "done"
+FAILED = "failed"
+UNKNOWN = "unknown"
+#: After reconciliation: the write had happened after all / had not happened.
+RECOVERED = "recovered"
+ABSENT = "absent"
+#: Never sent (budget exhausted, rate limited before execution).
+NOT_SENT = "not_sent"
+UNRESOLVED = (FAILED, UNKNOWN)
+
+
+def body_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def load_links(session: Session, connector_id: int) -> dict[tuple[str, int], SyncLink]:
+    rows = session.scalars(select(SyncLink).where(SyncLink.connector_id == connector_id))
+    return {(r.record_type, r.hub_id): r for r in rows}
+
+
+def link_states(links: dict[tuple[str, int], SyncLink]) -> dict[tuple[str, int], LinkState]:
+    return {
+        k: LinkState(
+            record_type=r.record_type,
+            hub_id=r.hub_id,
+            autotask_id=r.autotask_id,
+            parent_autotask_id=r.parent_autotask_id,
+            fingerprint=r.fingerprint,
+            status=r.status,
+            decision=r.decision,
+            reason=r.reason,
+        )
+        for k, r in links.items()
+    }
+
+
+def get_or_create_link(
+    session: Session, organization_id: int, connector_id: int, record_type: str, hub_id: int
+) -> SyncLink:
+    link = session.scalars(
+        select(SyncLink).where(
+            SyncLink.connector_id == connector_id,
+            SyncLink.record_type == record_type,
+            SyncLink.hub_id == hub_id,
+        )
+    ).first()
+    if link is None:
+        link = SyncLink(
+            organization_id=organization_id,
+            connector_id=connector_id,
+            record_type=record_type,
+            hub_id=hub_id,
+            autotask_entity=RECORD_TYPES[record_type].entity,
+            candidates=[],
+        )
+        session.add(link)
+    return link
+
+
+def mark_synced(
+    session: Session,
+    entry: JournalEntry,
+    autotask_id: int | None,
+) -> None:
+    """Apply a successful (or recovered) write to the links it covers."""
+    covers: dict[str, Any] = entry.covers or {}
+    for item in covers.get("records", []):
+        link = get_or_create_link(
+            session, entry.organization_id, entry.connector_id, item["record_type"], int(item["hub_id"])
+        )
+        link.autotask_id = autotask_id if autotask_id is not None else link.autotask_id
+        if item.get("fingerprint") is not None:
+            link.fingerprint = item["fingerprint"]
+        link.parent_autotask_id = covers.get("parent_autotask_id", link.parent_autotask_id)
+        link.matching_key = entry.matching_key or link.matching_key
+        link.status = "synced"
+        link.reason = None
+        link.candidates = []
+        link.op_id = entry.op_id
+        link.updated_at = now()
+
+
+def mark_error(session: Session, entry: JournalEntry, message: str) -> None:
+    covers: dict[str, Any] = entry.covers or {}
+    for item in covers.get("records", []):
+        link = get_or_create_link(
+            session, entry.organization_id, entry.connector_id, item["record_type"], int(item["hub_id"])
+        )
+        link.status = "error"
+        link.reason = message
+        link.updated_at = now()
+
+
+def unresolved_entries(session: Session, connector_id: int) -> list[JournalEntry]:
+    """Writes whose effect in Autotask is not known for sure."""
+    return list(
+        session.scalars(
+            select(JournalEntry)
+            .where(
+                JournalEntry.connector_id == connector_id,
+                (JournalEntry.outcome.is_(None)) | (JournalEntry.outcome.in_(UNRESOLVED)),
+            )
+            .order_by(JournalEntry.id)
+        )
+    )
+
+
+def reconcile_needs(entries: Iterable[JournalEntry]) -> tuple[set[int], set[tuple[str, str]]]:
+    """What must be read to reconcile: contract services (units) and (entity, key) pairs."""
+    services: set[int] = set()
+    keys: set[tuple[str, str]] = set()
+    for e in entries:
+        if e.verb == "adjust":
+            sid = (e.covers or {}).get("contract_service_id")
+            if sid:
+                services.add(int(sid))
+        elif e.verb in ("create", "charge") and e.matching_key:
+            keys.add((e.entity, e.matching_key))
+    return services, keys
+
+
+def reconcile(session: Session, entries: Iterable[JournalEntry], view: AutotaskView) -> int:
+    """Decide, from what Autotask holds, whether each unresolved write happened. Returns how many did."""
+    recovered = 0
+    for e in entries:
+        covers = e.covers or {}
+        happened = False
+        found_id: int | None = None
+        if e.verb in ("create", "charge") and e.matching_key:
+            row = view.by_key.get((e.entity, e.matching_key))
+            if row is not None:
+                happened, found_id = True, int(row["id"])
+        elif e.verb == "adjust":
+            sid = covers.get("contract_service_id")
+            rows = view.units.get(int(sid), []) if sid else []
+            day = str(covers.get("effective_date", ""))[:10]
+            units = units_at(rows, day)
+            happened = units is not None and units == covers.get("units_after")
+            found_id = e.autotask_id
+        # updates (PATCH of owned fields) are idempotent: re-planned and re-sent when still different
+        if happened:
+            e.outcome = RECOVERED
+            e.autotask_id = found_id
+            mark_synced(session, e, found_id)
+            recovered += 1
+        else:
+            e.outcome = ABSENT
+        e.finished_at = now()
+    session.commit()
+    return recovered

@@ -1,0 +1,195 @@
+"""Read what the plan needs from Autotask, frugally.
+
+Only records the engine does not know yet are read, and only in batches: one ``in`` query per entity (per
+500 keys) by matching key, one by company name for link suggestions, and ContractServiceUnits only for
+adjustments whose outcome is unknown. Linked records whose owned fields did not change cost nothing, so a
+no-change re-run reads (almost) nothing. Never read-before-write per record.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
+
+from psabridge.sync.keys import RECORD_TYPES, matching_key, service_type
+from psabridge.sync.snapshot import AutotaskView, HubSnapshot, LinkState, TenantFacts
+
+
+class AutotaskApi(Protocol):
+    """The part of ``psabridge.autotask.AutotaskClient`` the engine uses (kept narrow for clarity)."""
+
+    def query_in(
+        self,
+        entity: str,
+        field: str,
+        values: Iterable[Any],
+        *,
+        extra: Any = None,
+        include_fields: list[str] | None = None,
+    ) -> Iterator[dict[str, Any]]: ...
+
+    def create(self, entity: str, body: dict[str, Any], *, parent_id: int | None = None) -> int: ...
+
+    def update(self, entity: str, body: dict[str, Any], *, parent_id: int | None = None) -> int: ...
+
+    def picklist(self, entity: str, field: str) -> Any: ...
+
+
+#: Fields read back with a record found by key (id, key and the owned fields compared on adoption).
+INCLUDE_FIELDS: dict[str, list[str]] = {
+    "Products": ["id", "externalProductID", "name", "isActive"],
+    "Services": ["id", "externalID", "name"],
+    "Companies": ["id", "companyNumber", "companyName", "phone"],
+    "Contacts": [
+        "id",
+        "externalID",
+        "companyID",
+        "firstName",
+        "lastName",
+        "emailAddress",
+        "phone",
+        "isActive",
+    ],
+    "Contracts": ["id", "contractNumber", "contractName", "startDate", "endDate", "status", "companyID"],
+    "ContractServices": ["id", "internalDescription", "contractID", "serviceID"],
+    "ContractCharges": ["id", "purchaseOrderNumber", "contractID"],
+}
+
+
+class CallCounter:
+    """Counts pages fetched through an iterator of query results (500 items per page)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def count(self, chunks: int, items: int) -> None:
+        self.calls += max(chunks, (items + 499) // 500)
+
+
+def hub_record_ids(hub: HubSnapshot) -> dict[str, list[int]]:
+    """Every hub record id per record type that has an Autotask record with a matching key."""
+    contracts = {c.id: c for c in hub.contracts}
+    products = {p.id: p for p in hub.products}
+    out: dict[str, list[int]] = defaultdict(list)
+    out["product"] = [p.id for p in hub.products if p.kind == "product"]
+    services: set[tuple[str, int]] = set()
+    for sub in hub.subscriptions:
+        contract = contracts.get(sub.contract_id)
+        product = products.get(sub.product_id)
+        if contract and product and product.kind == "service":
+            services.add((service_type(contract.billing_frequency), product.id))
+    for rt, pid in sorted(services):
+        out[rt].append(pid)
+    out["account"] = [a.id for a in hub.accounts]
+    out["contact"] = [a.primary_contact.id for a in hub.accounts if a.primary_contact]
+    out["billing_contract"] = [c.id for c in hub.contracts]
+    out["subscription"] = [s.id for s in hub.subscriptions]
+    out["refund"] = [lg.id for lg in hub.logs if lg.is_refund and lg.refund_amount]
+    return out
+
+
+def _picklist_value(items: Any, label: str) -> int | None:
+    for item in items or []:
+        item_label = getattr(item, "label", None) if not isinstance(item, dict) else item.get("label")
+        value = getattr(item, "value", None) if not isinstance(item, dict) else item.get("value")
+        if str(item_label).strip().lower() == label.lower() and value is not None:
+            return int(value)
+    return None
+
+
+def read_view(
+    client: AutotaskApi,
+    hub: HubSnapshot,
+    links: dict[tuple[str, int], LinkState],
+    *,
+    unit_services: Iterable[int] = (),
+    extra_keys: Iterable[tuple[str, str]] = (),
+    need_facts: bool = True,
+) -> AutotaskView:
+    """Batched reads for one plan. ``unit_services``: contract services whose units must be checked
+    (adjustments with an unknown outcome); ``extra_keys``: (entity, key) pairs from the journal."""
+    view = AutotaskView()
+    counter = CallCounter()
+    org = hub.organization_id
+    if need_facts and hub.contracts:
+        statuses = client.picklist("Contracts", "status")
+        view.facts = TenantFacts(
+            contract_status_active=_picklist_value(statuses, "Active"),
+            contract_status_inactive=_picklist_value(statuses, "Inactive"),
+        )
+    wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for record_type, ids in hub_record_ids(hub).items():
+        rt = RECORD_TYPES[record_type]
+        assert rt.key_field is not None
+        for hub_id in ids:
+            link = links.get((record_type, hub_id))
+            if link is None or link.autotask_id is None:
+                wanted[(rt.entity, rt.key_field)].add(matching_key(org, record_type, hub_id))
+    key_fields = {t.entity: t.key_field for t in RECORD_TYPES.values() if t.key_field}
+    for entity, extra in extra_keys:
+        key_field = key_fields.get(entity)
+        if key_field:
+            wanted[(entity, key_field)].add(extra)
+    for (entity, field), keys in sorted(wanted.items()):
+        values = sorted(keys)
+        rows = list(client.query_in(entity, field, values, include_fields=INCLUDE_FIELDS.get(entity)))
+        counter.count((len(values) + 499) // 500, len(rows))
+        for row in rows:
+            found = row.get(field)
+            if found:
+                view.by_key[(entity, str(found))] = row
+    # Link suggestions: same-name companies for accounts neither linked nor found by key.
+    names: dict[str, str] = {}
+    for a in hub.accounts:
+        link = links.get(("account", a.id))
+        if link is not None and (link.autotask_id is not None or link.decision != "auto"):
+            continue
+        if ("Companies", matching_key(org, "account", a.id)) in view.by_key:
+            continue
+        names[a.name.strip().lower()] = a.name.strip()
+    if names:
+        values = sorted(set(names.values()))
+        rows = list(
+            client.query_in(
+                "Companies",
+                "companyName",
+                values,
+                include_fields=["id", "companyName", "companyNumber", "city"],
+            )
+        )
+        counter.count((len(values) + 499) // 500, len(rows))
+        own_prefix = f"PSB{org}-"
+        for row in rows:
+            if str(row.get("companyNumber") or "").startswith(own_prefix):
+                continue  # already another account's company
+            name = str(row.get("companyName") or "").strip().lower()
+            view.company_candidates.setdefault(name, []).append(
+                {"id": row["id"], "name": row.get("companyName"), "city": row.get("city")}
+            )
+    services = sorted(set(unit_services))
+    if services:
+        rows = list(
+            client.query_in(
+                "ContractServiceUnits",
+                "contractServiceID",
+                services,
+                include_fields=["id", "contractServiceID", "startDate", "endDate", "units", "price"],
+            )
+        )
+        counter.count((len(services) + 499) // 500, len(rows))
+        for row in rows:
+            view.units.setdefault(int(row["contractServiceID"]), []).append(row)
+    view.read_calls = counter.calls
+    return view
+
+
+def units_at(rows: list[dict[str, Any]], day: str) -> int | None:
+    """Units of a contract service on ``day`` (YYYY-MM-DD) from its ContractServiceUnits rows."""
+    best: tuple[str, int] | None = None
+    for row in rows:
+        start = str(row.get("startDate") or "")[:10]
+        end = str(row.get("endDate") or "9999-12-31")[:10]
+        if start <= day <= end and (best is None or start >= best[0]):
+            best = (start, int(row.get("units") or 0))
+    return None if best is None else best[1]

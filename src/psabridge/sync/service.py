@@ -1,0 +1,496 @@
+"""Public API of the sync engine (used by the CLI, the REST API, the PSA Integration screen and the demo).
+
+* :func:`make_plan` — the dry run: reconcile the journal, read Autotask (batched), plan; writes nothing to
+  Autotask. Record statuses are stored so the screen can show them.
+* :func:`run_sync` — the same, then :func:`psabridge.sync.applier.apply` of exactly that plan; a run
+  history row with counts per entity and a result per record.
+* :func:`record_statuses`, :func:`list_runs`, :func:`get_run` — what users read.
+* :func:`link_record`, :func:`choose_add_new` — the user's decision for a "Needs link" row.
+
+Every function is scoped to one organization; the engine never sees another organization's data.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from psabridge.config import Settings
+from psabridge.connectors.models import Connector
+from psabridge.connectors.settings import AutotaskConnectorSettings
+from psabridge.hub import models as hub
+from psabridge.sync import journal as jr
+from psabridge.sync.applier import ApplyContext, ApplyOutcome, apply, ids_from_links
+from psabridge.sync.keys import PHASES, RECORD_TYPES, ref
+from psabridge.sync.models import RecordResult, SyncLink, SyncRun
+from psabridge.sync.planner import PENDING, Operation, Plan, plan
+from psabridge.sync.reader import AutotaskApi, read_view
+from psabridge.sync.snapshot import (
+    HubAccount,
+    HubChangeLog,
+    HubContact,
+    HubContract,
+    HubProduct,
+    HubSnapshot,
+    HubSubscription,
+)
+
+
+class SyncError(Exception):
+    """The sync cannot start (no connector, connector not set up, unknown record)."""
+
+
+@dataclass
+class PlanResult:
+    plan: Plan
+    run: SyncRun
+
+
+# -- hub snapshot ------------------------------------------------------------------------------
+def load_snapshot(session: Session, organization_id: int) -> HubSnapshot:
+    """Every record of the organization the sync pushes, as immutable values."""
+    org = organization_id
+    contacts = {
+        c.id: HubContact(c.id, c.external_id, c.first_name, c.last_name, c.email, c.phone, c.is_active)
+        for c in session.scalars(select(hub.Contact).where(hub.Contact.organization_id == org))
+    }
+    accounts = tuple(
+        HubAccount(
+            a.id,
+            a.external_id,
+            a.name,
+            a.phone,
+            a.address_line1,
+            a.address_line2,
+            a.city,
+            a.state,
+            a.postal_code,
+            a.owner_email,
+            a.status,
+            contacts.get(a.primary_contact_id) if a.primary_contact_id else None,
+        )
+        for a in session.scalars(
+            select(hub.Account).where(hub.Account.organization_id == org).order_by(hub.Account.id)
+        )
+    )
+    products = tuple(
+        HubProduct(
+            p.id,
+            p.external_id,
+            p.name,
+            p.sku,
+            p.manufacturer,
+            p.kind,
+            p.unit_price,
+            p.unit_cost,
+            p.is_active,
+            p.description,
+        )
+        for p in session.scalars(select(hub.Product).where(hub.Product.organization_id == org))
+    )
+    contracts = tuple(
+        HubContract(
+            c.id,
+            c.external_id,
+            c.account_id,
+            c.name,
+            c.contract_type,
+            c.billing_frequency,
+            c.start_date,
+            c.end_date,
+            c.status,
+            c.setup_fee,
+        )
+        for c in session.scalars(
+            select(hub.BillingContract).where(hub.BillingContract.organization_id == org)
+        )
+    )
+    subscriptions = tuple(
+        HubSubscription(
+            s.id,
+            s.external_id,
+            s.billing_contract_id,
+            s.product_id,
+            s.quantity,
+            s.unit_price,
+            s.unit_cost,
+            s.start_date,
+            s.end_date,
+            s.status,
+            s.updated_at.date(),
+        )
+        for s in session.scalars(select(hub.Subscription).where(hub.Subscription.organization_id == org))
+    )
+    logs = tuple(
+        HubChangeLog(
+            lg.id,
+            lg.external_id,
+            lg.subscription_id,
+            lg.effective_date,
+            lg.quantity_before,
+            lg.quantity_after,
+            lg.unit_price,
+            lg.status,
+            lg.is_refund,
+            lg.refund_amount,
+        )
+        for lg in session.scalars(
+            select(hub.LicenseChangeLog).where(hub.LicenseChangeLog.organization_id == org)
+        )
+    )
+    return HubSnapshot(org, accounts, products, contracts, subscriptions, logs)
+
+
+# -- connector ---------------------------------------------------------------------------------
+def _connector(session: Session, organization_id: int) -> tuple[Connector, AutotaskConnectorSettings]:
+    from psabridge.connectors import service as connectors
+
+    connector = connectors.get_autotask_connector(session, organization_id)
+    if connector is None:
+        raise SyncError("This organization has no Autotask connector: set one up under Integrations")
+    settings = connectors.connector_settings(connector)
+    return connector, settings
+
+
+def _client(connector: Connector, app_settings: Settings) -> AutotaskApi:
+    from psabridge.connectors import service as connectors
+
+    client: AutotaskApi = connectors.build_client(connector, app_settings)
+    return client
+
+
+# -- plan --------------------------------------------------------------------------------------
+def _prepare(
+    session: Session,
+    organization_id: int,
+    connector: Connector,
+    settings: AutotaskConnectorSettings,
+    client: AutotaskApi,
+    *,
+    retry_failed: bool,
+) -> tuple[Plan, dict[tuple[str, int], SyncLink]]:
+    """Reconcile the journal, read Autotask and plan (the shared first half of plan and sync)."""
+    snapshot = load_snapshot(session, organization_id)
+    entries = jr.unresolved_entries(session, connector.id)
+    unit_services, extra_keys = jr.reconcile_needs(entries)
+    links = jr.load_links(session, connector.id)
+    view = read_view(
+        client, snapshot, jr.link_states(links), unit_services=unit_services, extra_keys=extra_keys
+    )
+    if entries:
+        jr.reconcile(session, entries, view)
+        links = jr.load_links(session, connector.id)
+    failed_before = {k for k, link in links.items() if link.status == "error"}
+    result = plan(snapshot, view, jr.link_states(links), settings)
+    if retry_failed:
+        result.operations = [
+            op
+            for op in result.operations
+            if (op.record_type, op.hub_id) in failed_before or any(c in failed_before for c in op.covers)
+        ]
+    _save_statuses(session, organization_id, connector.id, result, links, retry_failed=retry_failed)
+    return result, links
+
+
+def _save_statuses(
+    session: Session,
+    organization_id: int,
+    connector_id: int,
+    result: Plan,
+    links: dict[tuple[str, int], SyncLink],
+    *,
+    retry_failed: bool,
+) -> None:
+    """Store each record's planned status (what the screen shows until the next run)."""
+    for rec in result.records:
+        link = links.get((rec.record_type, rec.hub_id))
+        if link is None:
+            link = SyncLink(
+                organization_id=organization_id,
+                connector_id=connector_id,
+                record_type=rec.record_type,
+                hub_id=rec.hub_id,
+                autotask_entity=RECORD_TYPES[rec.record_type].entity,
+                candidates=[],
+                decision="auto",
+            )
+            session.add(link)
+            links[(rec.record_type, rec.hub_id)] = link
+        if retry_failed and rec.status == PENDING and link.status != "error":
+            continue
+        if rec.status == PENDING and link.status == "error":
+            continue  # keep the error reason visible until the retry succeeds
+        link.status = rec.status
+        link.reason = rec.reason
+        link.candidates = list(rec.candidates)
+    session.commit()
+
+
+def make_plan(
+    session_factory: sessionmaker[Session],
+    organization_id: int,
+    *,
+    app_settings: Settings,
+    client: AutotaskApi | None = None,
+    retry_failed: bool = False,
+) -> PlanResult:
+    """The dry run: exactly what :func:`run_sync` would write now, with its API-call cost."""
+    with session_factory() as session:
+        connector, settings = _connector(session, organization_id)
+        client = client or _client(connector, app_settings)
+        result, _ = _prepare(session, organization_id, connector, settings, client, retry_failed=retry_failed)
+        run = SyncRun(
+            organization_id=organization_id,
+            connector_id=connector.id,
+            mode="plan",
+            retry_failed_only=retry_failed,
+            status="planned",
+            counts=result.counts(),
+            api_calls=result.read_calls,
+            planned_operations=len(result.operations),
+            finished_at=jr.now(),
+        )
+        session.add(run)
+        session.commit()
+        return PlanResult(result, run)
+
+
+def run_sync(
+    session_factory: sessionmaker[Session],
+    organization_id: int,
+    *,
+    app_settings: Settings,
+    client: AutotaskApi | None = None,
+    retry_failed: bool = False,
+    progress: Callable[[Operation, str], None] | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
+) -> SyncRun:
+    """Plan and apply. Returns the finished run (status succeeded, partial, paused or failed)."""
+    with session_factory() as session:
+        connector, settings = _connector(session, organization_id)
+        client = client or _client(connector, app_settings)
+        run = SyncRun(
+            organization_id=organization_id,
+            connector_id=connector.id,
+            mode="apply",
+            retry_failed_only=retry_failed,
+            status="running",
+            counts={},
+        )
+        session.add(run)
+        session.commit()
+        try:
+            result, links = _prepare(
+                session, organization_id, connector, settings, client, retry_failed=retry_failed
+            )
+        except Exception as exc:
+            run.status, run.error, run.finished_at = "failed", str(exc), jr.now()
+            session.commit()
+            raise
+        run.planned_operations = len(result.operations)
+        session.commit()
+        if on_plan:
+            on_plan(result)
+        ctx = ApplyContext(
+            organization_id=organization_id,
+            connector_id=connector.id,
+            run_id=run.id,
+            session_factory=session_factory,
+            client=client,
+            ids=ids_from_links(links),
+            labels={ref(r.record_type, r.hub_id): r.label for r in result.records},
+            progress=progress,
+        )
+        outcome = apply(result, ctx)
+        _finish_run(session, run, result, outcome)
+        return run
+
+
+def _finish_run(session: Session, run: SyncRun, result: Plan, outcome: ApplyOutcome) -> None:
+    final: dict[tuple[str, int], tuple[str, str | None, int | None]] = {}
+    for res in outcome.results:
+        status = {"not_sent": PENDING}.get(res.status, res.status)
+        for key in [(res.op.record_type, res.op.hub_id), *res.op.covers]:
+            final[key] = (status, res.reason, res.autotask_id)
+    counts: dict[str, dict[str, int]] = {p: defaultdict(int) for p in PHASES}
+    rows = []
+    for rec in result.records:
+        status, reason, at_id = final.get(
+            (rec.record_type, rec.hub_id), (rec.status, rec.reason, rec.autotask_id)
+        )
+        if status == PENDING and (rec.record_type, rec.hub_id) not in final:
+            status = PENDING
+        counts[rec.phase][status] += 1
+        rows.append(
+            RecordResult(
+                run_id=run.id,
+                record_type=rec.record_type,
+                hub_id=rec.hub_id,
+                label=rec.label[:300],
+                status=status,
+                reason=reason,
+                autotask_id=at_id if at_id is not None else rec.autotask_id,
+            )
+        )
+        if status in ("waiting",) and reason:
+            link = session.scalars(
+                select(SyncLink).where(
+                    SyncLink.connector_id == run.connector_id,
+                    SyncLink.record_type == rec.record_type,
+                    SyncLink.hub_id == rec.hub_id,
+                )
+            ).first()
+            if link is not None:
+                link.status, link.reason = status, reason
+    session.add_all(rows)
+    writes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for res in outcome.results:
+        writes[res.op.phase][f"{res.op.verb}_{res.status}"] += 1
+    run.counts = {p: {**dict(counts[p]), **{f"ops_{k}": v for k, v in writes[p].items()}} for p in PHASES}
+    run.api_calls = result.read_calls + sum(
+        res.op.cost for res in outcome.results if res.status in ("synced", "error")
+    )
+    if outcome.paused is not None:
+        run.status = "paused"
+        resume = outcome.paused.resume_at
+        run.error = "API budget cap reached; run `psabridge sync` again to resume" + (
+            f" after {resume.isoformat()}" if resume else ""
+        )
+    elif outcome.failed or any(r.status == "waiting" for r in outcome.results):
+        run.status = "partial"
+    else:
+        run.status = "succeeded"
+    run.finished_at = jr.now()
+    session.commit()
+
+
+# -- reading -----------------------------------------------------------------------------------
+def record_statuses(
+    session: Session, organization_id: int, *, phase: str | None = None
+) -> list[dict[str, Any]]:
+    """Every record's last known status (Synced, Pending, Needs link, Blocked, Waiting, Error)."""
+    rows = session.scalars(
+        select(SyncLink)
+        .where(SyncLink.organization_id == organization_id)
+        .order_by(SyncLink.record_type, SyncLink.hub_id)
+    )
+    out = []
+    for link in rows:
+        rt = RECORD_TYPES.get(link.record_type)
+        if rt is None or (phase and rt.phase != phase):
+            continue
+        out.append(
+            {
+                "record_type": link.record_type,
+                "hub_id": link.hub_id,
+                "phase": rt.phase,
+                "status": link.status,
+                "reason": link.reason,
+                "autotask_entity": link.autotask_entity,
+                "autotask_id": link.autotask_id,
+                "matching_key": link.matching_key,
+                "decision": link.decision,
+                "candidates": link.candidates or [],
+            }
+        )
+    return out
+
+
+def run_to_dict(run: SyncRun, results: list[RecordResult] | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": run.id,
+        "mode": run.mode,
+        "status": run.status,
+        "retry_failed_only": run.retry_failed_only,
+        "counts": run.counts,
+        "api_calls": run.api_calls,
+        "planned_operations": run.planned_operations,
+        "error": run.error,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
+    if results is not None:
+        data["records"] = [
+            {
+                "record_type": r.record_type,
+                "hub_id": r.hub_id,
+                "label": r.label,
+                "status": r.status,
+                "reason": r.reason,
+                "autotask_id": r.autotask_id,
+            }
+            for r in results
+        ]
+    return data
+
+
+def list_runs(session: Session, organization_id: int, *, limit: int = 50) -> list[SyncRun]:
+    return list(
+        session.scalars(
+            select(SyncRun)
+            .where(SyncRun.organization_id == organization_id)
+            .order_by(SyncRun.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def get_run(session: Session, organization_id: int, run_id: int) -> tuple[SyncRun, list[RecordResult]]:
+    run = session.get(SyncRun, run_id)
+    if run is None or run.organization_id != organization_id:
+        raise SyncError(f"No sync run {run_id}")
+    results = list(
+        session.scalars(select(RecordResult).where(RecordResult.run_id == run_id).order_by(RecordResult.id))
+    )
+    return run, results
+
+
+# -- the user's link decisions -----------------------------------------------------------------
+LINKABLE = (
+    "account",
+    "product",
+    "billing_contract",
+    *tuple(t for t in RECORD_TYPES if t.startswith("service.")),
+)
+
+
+def _decision_link(session: Session, organization_id: int, record_type: str, hub_id: int) -> SyncLink:
+    if record_type not in LINKABLE:
+        raise SyncError(f"Records of type {record_type!r} cannot be linked by hand")
+    connector, _ = _connector(session, organization_id)
+    return jr.get_or_create_link(session, organization_id, connector.id, record_type, hub_id)
+
+
+def link_record(
+    session: Session, organization_id: int, record_type: str, hub_id: int, autotask_id: int
+) -> SyncLink:
+    """Link a hub record to an existing Autotask record (the next sync writes the owned fields and
+    the matching key into it, and never creates a second one)."""
+    link = _decision_link(session, organization_id, record_type, hub_id)
+    link.autotask_id = int(autotask_id)
+    link.fingerprint = None
+    link.decision = "link"
+    link.status = PENDING
+    link.reason = None
+    link.candidates = []
+    session.commit()
+    return link
+
+
+def choose_add_new(session: Session, organization_id: int, record_type: str, hub_id: int) -> SyncLink:
+    """The user chose "Add New": the next sync creates a new Autotask record for it."""
+    link = _decision_link(session, organization_id, record_type, hub_id)
+    if link.autotask_id is not None and link.status == "synced":
+        raise SyncError("This record is already synced to an Autotask record")
+    link.autotask_id = None
+    link.decision = "add_new"
+    link.status = PENDING
+    link.reason = None
+    link.candidates = []
+    session.commit()
+    return link
