@@ -1,0 +1,329 @@
+"""Transport-level behaviour that is easiest to pin down with a scripted fake server (httpx.MockTransport):
+error mapping, retry decisions, Retry-After, zone re-discovery, secret hygiene. The same behaviours are
+exercised against the emulator over HTTP in test_client_emulator.py."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from psabridge.autotask import (
+    AuthenticationError,
+    AutotaskClient,
+    AutotaskConnectionError,
+    AutotaskCredentials,
+    AutotaskPermissionError,
+    AutotaskServerError,
+    AutotaskValidationError,
+    BudgetExhaustedError,
+    NotFoundError,
+    OutcomeUnknownError,
+    RateLimitError,
+    ReferenceNotFoundError,
+    RetryPolicy,
+    UnsupportedOperationError,
+    ZoneDiscoveryError,
+    clear_caches,
+)
+from psabridge.autotask.limits import TENANT_USAGE
+
+SECRET = "Top$ecret-VALUE-42"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> None:
+    clear_caches()
+    TENANT_USAGE.clear()
+
+
+def make_client(handler: Handler, sleeps: list[float] | None = None, **kw: Any) -> AutotaskClient:
+    kw.setdefault("base_url", "https://at.example/ATServicesRest/")
+    kw.setdefault("retry", RetryPolicy(max_attempts=4, initial_wait=0.01, max_wait=0.05))
+    return AutotaskClient(
+        AutotaskCredentials("api@x.example", SECRET, "CODE"),
+        transport=httpx.MockTransport(handler),
+        sleep=(sleeps.append if sleeps is not None else (lambda s: None)),
+        **kw,
+    )
+
+
+def scripted(*responses: httpx.Response | Exception) -> tuple[Handler, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+    queue = list(responses)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        item = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    return handler, seen
+
+
+def test_secret_never_in_repr_logs_or_errors(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    creds = AutotaskCredentials("api@x.example", SECRET, "CODE")
+    assert SECRET not in repr(creds) and SECRET not in str(creds)
+    handler, seen = scripted(
+        httpx.Response(500, json={"errors": ["Bad value"]}), httpx.Response(200, json={})
+    )
+    client = make_client(handler)
+    assert SECRET not in repr(client)
+    with pytest.raises(AutotaskValidationError) as info:
+        client.create("Companies", {"companyName": "x"})
+    assert SECRET not in str(info.value) and SECRET not in repr(info.value)
+    assert seen[0].headers["Secret"] == SECRET  # it is sent, in the header only
+    assert seen[0].headers["ApiIntegrationCode"] == "CODE" and seen[0].headers["UserName"] == "api@x.example"
+    assert SECRET not in caplog.text
+
+
+def test_impersonation_header() -> None:
+    handler, seen = scripted(httpx.Response(200, json={"item": {"id": 1}}))
+    client = AutotaskClient(
+        AutotaskCredentials("u@x", "s", "C", impersonation_resource_id=29682885),
+        base_url="https://at.example/ATServicesRest/V1.0",
+        transport=httpx.MockTransport(handler),
+    )
+    assert client.get("Companies", 1) == {"id": 1}
+    assert seen[0].headers["ImpersonationResourceId"] == "29682885"
+    assert str(seen[0].url) == "https://at.example/ATServicesRest/V1.0/Companies/1"
+
+
+@pytest.mark.parametrize(
+    ("response", "error"),
+    [
+        (httpx.Response(401), AuthenticationError),
+        (httpx.Response(403), AutotaskPermissionError),
+        (httpx.Response(404), NotFoundError),
+        (httpx.Response(405), UnsupportedOperationError),
+        (
+            httpx.Response(500, json={"errors": ["companyType: value 99 is not valid"]}),
+            AutotaskValidationError,
+        ),
+        (httpx.Response(500, json={"errors": ["Unable to find Company with id 7"]}), ReferenceNotFoundError),
+        (
+            httpx.Response(500, json={"errors": ["User does not have permission to access Contracts"]}),
+            AutotaskPermissionError,
+        ),
+    ],
+)
+def test_error_mapping_without_retry(response: httpx.Response, error: type[Exception]) -> None:
+    handler, seen = scripted(response)
+    with pytest.raises(error):
+        make_client(handler).get("Companies", 7)
+    assert len(seen) == 1  # never retried
+
+
+def test_validation_messages_are_exposed() -> None:
+    handler, _ = scripted(httpx.Response(500, json={"errors": ["a is required", "b is too long"]}))
+    with pytest.raises(AutotaskValidationError) as info:
+        make_client(handler).create("Companies", {"companyName": "x"})
+    assert info.value.messages == ["a is required", "b is too long"]
+    assert info.value.entity == "Companies" and info.value.verb == "create"
+
+
+def test_reads_retry_on_server_errors_and_transport_failures() -> None:
+    handler, seen = scripted(
+        httpx.Response(503),
+        httpx.ReadTimeout("slow"),
+        httpx.Response(200, json={"item": {"id": 3}}),
+    )
+    client = make_client(handler)
+    assert client.get("Companies", 3) == {"id": 3}
+    assert len(seen) == 3
+    assert client.stats.get("Companies", "get") == 3 and client.stats.retries == 2
+
+
+def test_reads_give_up_after_max_attempts() -> None:
+    handler, seen = scripted(httpx.Response(502))
+    with pytest.raises(AutotaskServerError):
+        make_client(handler).count("Companies")
+    assert len(seen) == 4
+    handler, seen = scripted(httpx.ReadError("reset"))
+    with pytest.raises(AutotaskConnectionError):
+        make_client(handler).get("Companies", 1)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.Response(502),
+        httpx.Response(504),
+        httpx.Response(500, json={"errors": ["An unexpected error has occurred."]}),
+        httpx.ReadTimeout("no answer"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+    ],
+)
+def test_writes_are_never_retried_after_sending(failure: httpx.Response | Exception) -> None:
+    handler, seen = scripted(failure, httpx.Response(200, json={"itemId": 1}))
+    body = {"companyName": "Acme", "companyType": 1}
+    with pytest.raises(OutcomeUnknownError) as info:
+        make_client(handler).create("Companies", body)
+    assert len(seen) == 1
+    assert (info.value.entity, info.value.verb, info.value.body) == ("Companies", "create", body)
+
+
+def test_writes_are_retried_when_rejected_before_execution() -> None:
+    sleeps: list[float] = []
+    handler, seen = scripted(
+        httpx.Response(429, headers={"Retry-After": "2"}),
+        httpx.Response(500, json={"errors": ["Itgenatr005: thread limit exceeded"]}),
+        httpx.ConnectError("refused"),
+        httpx.Response(200, json={"itemId": 77}),
+    )
+    client = make_client(handler, sleeps, retry=RetryPolicy(max_attempts=5, initial_wait=0.01, max_wait=0.05))
+    assert client.update("Companies", {"id": 77, "phone": "1"}) == 77
+    assert len(seen) == 4
+    assert sleeps[0] >= 2.0  # Retry-After honoured
+    assert all(s < 1 for s in sleeps[1:])
+
+
+def test_rate_limit_surfaces_after_attempts() -> None:
+    handler, seen = scripted(httpx.Response(429))
+    with pytest.raises(RateLimitError):
+        make_client(handler).get("Companies", 1)
+    assert len(seen) == 4
+
+
+def test_zone_discovery_cached_and_rediscovered_once_after_401() -> None:
+    zone = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "zoneInformation" in request.url.path:
+            zone["n"] += 1
+            host = "ws1.example" if zone["n"] == 1 else "ws2.example"
+            return httpx.Response(
+                200,
+                json={
+                    "zoneName": f"Z{zone['n']}",
+                    "url": f"https://{host}/ATServicesRest/",
+                    "webUrl": "w",
+                    "ci": 5,
+                },
+            )
+        if request.url.host == "ws1.example":
+            return httpx.Response(401)
+        return httpx.Response(200, json={"item": {"id": 1}})
+
+    client = make_client(
+        handler, base_url=None, zone_url="https://global.example/atservicesrest/v1.0/zoneInformation"
+    )
+    info = client.discover_zone()
+    assert (info.zone_name, info.api_base, info.ci) == ("Z1", "https://ws1.example/ATServicesRest/V1.0/", 5)
+    assert client.get("Companies", 1) == {"id": 1}  # 401 on ws1 -> re-discover -> ws2
+    assert zone["n"] == 2
+    assert client.get("Companies", 1) == {"id": 1}
+    assert zone["n"] == 2  # cached
+
+
+def test_401_from_the_same_zone_is_an_authentication_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "zoneInformation" in request.url.path:
+            return httpx.Response(
+                200, json={"zoneName": "Z", "url": "https://ws.example/ATServicesRest/", "webUrl": ""}
+            )
+        return httpx.Response(401)
+
+    with pytest.raises(AuthenticationError):
+        make_client(handler, base_url=None).get("Companies", 1)
+
+
+def test_zone_discovery_failure() -> None:
+    handler, _ = scripted(httpx.Response(200, json={"zoneName": None, "url": None}))
+    with pytest.raises(ZoneDiscoveryError):
+        make_client(handler, base_url=None).discover_zone()
+    handler, _ = scripted(httpx.ConnectError("down"))
+    with pytest.raises(ZoneDiscoveryError):
+        make_client(handler, base_url=None).discover_zone()
+
+
+def test_unsupported_calls_send_nothing() -> None:
+    handler, seen = scripted(httpx.Response(200, json={}))
+    client = make_client(handler)
+    with pytest.raises(UnsupportedOperationError):
+        client.get("ContractServiceAdjustments", 1)
+    with pytest.raises(UnsupportedOperationError):
+        list(client.query("ContractServiceAdjustments"))
+    with pytest.raises(UnsupportedOperationError):
+        client.delete("Companies", 1)
+    with pytest.raises(UnsupportedOperationError):
+        client.create("BillingCodes", {"name": "x"})
+    with pytest.raises(UnsupportedOperationError):
+        client.get("NoSuchEntity", 1)
+    with pytest.raises(ValueError, match="parent_id"):
+        client.delete("ContractCharges", 1)
+    assert seen == [] and client.stats.total == 0
+
+
+def test_budget_cap_raises_before_sending() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("ThresholdInformation"):
+            return httpx.Response(
+                200,
+                json={
+                    "externalRequestThreshold": 100,
+                    "requestThresholdTimeframe": 60,
+                    "currentTimeframeRequestCount": 10,
+                },
+            )
+        return httpx.Response(200, json={"item": None})
+
+    client = make_client(handler, hourly_budget_cap=0.05)  # 5 of 100 calls
+    client.get("Companies", 1)  # reads ThresholdInformation first (1 call), then the get
+    for _ in range(3):
+        client.get("Companies", 1)
+    with pytest.raises(BudgetExhaustedError) as info:
+        client.get("Companies", 1)
+    assert info.value.resume_at is not None
+    assert client.stats.get("Companies", "get") == 4
+
+
+def test_slows_down_near_the_tenant_threshold() -> None:
+    sleeps: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("ThresholdInformation"):
+            return httpx.Response(
+                200, json={"externalRequestThreshold": 100, "currentTimeframeRequestCount": 80}
+            )
+        return httpx.Response(200, json={"item": None})
+
+    client = make_client(handler, sleeps)
+    client.threshold_information()
+    client.get("Companies", 1)
+    assert sleeps == [1.0]  # past 75%
+    assert client.budget_usage()["estimated_tenant_calls"] >= 81
+
+
+def test_in_flight_limit_is_shared_across_clients() -> None:
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.02)
+        with lock:
+            state["now"] -= 1
+        return httpx.Response(200, json={"item": None})
+
+    clients = [make_client(handler) for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda c=c: [c.get("Companies", i) for i in range(5)])
+        for c in clients
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert state["peak"] == 3
