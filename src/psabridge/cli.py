@@ -49,6 +49,10 @@ def _register_areas() -> None:
 
     register_users(app)
 
+    from psabridge.sync.commands import register as register_sync
+
+    register_sync(app)
+
 
 _register_areas()
 

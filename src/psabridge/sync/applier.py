@@ -226,7 +226,43 @@ class _Runner:
         parent_id = int(parent) if parent is not None else None
         if op.verb == "update":
             return client.update(op.entity, body, parent_id=parent_id)
+        if op.repeat:
+            return self._create_repeat(op, body)
         return client.create(op.entity, {k: v for k, v in body.items() if v is not None}, parent_id=parent_id)
+
+    def _create_repeat(self, op: Operation, body: dict[str, Any]) -> int:
+        """A second contract service of the same service: Autotask adds it only through an adjustment
+        with ``allowRepeatService``; find the new (untagged) one and write the matching key into it."""
+        client = self.ctx.client
+        contract_id, service_id = int(body["contractID"]), int(body["serviceID"])
+        adjustment: dict[str, Any] = {
+            "contractID": contract_id,
+            "serviceID": service_id,
+            "allowRepeatService": True,
+            "unitChange": int(body.get("unitQuantity") or 0),
+            "effectiveDate": body["effectiveDate"],
+        }
+        if body.get("unitPrice") is not None:
+            adjustment["adjustedUnitPrice"] = body["unitPrice"]
+        client.create("ContractServiceAdjustments", adjustment)
+        rows = client.query_in(
+            "ContractServices",
+            "contractID",
+            [contract_id],
+            include_fields=["id", "serviceID", "internalDescription"],
+        )
+        fresh = [
+            int(r["id"])
+            for r in rows
+            if int(r.get("serviceID") or 0) == service_id and not r.get("internalDescription")
+        ]
+        if not fresh:
+            raise OutcomeUnknownError("The repeat contract service was not found after its adjustment")
+        new_id = max(fresh)
+        client.update(
+            "ContractServices", {"id": new_id, "internalDescription": op.matching_key}, parent_id=contract_id
+        )
+        return new_id
 
 
 def _message(exc: Exception) -> str:

@@ -73,11 +73,16 @@ class Operation:
     units_after: int | None = None
     autotask_id: int | None = None  # known target (update/link)
     summary: str = ""
+    #: a second contract service of the same service (Allow Duplicated Services): Autotask only adds it
+    #: through an adjustment with ``allowRepeatService``; ``apply`` then tags it with its matching key
+    repeat: bool = False
 
     @property
     def cost(self) -> int:
         """API calls this operation costs."""
-        return 0 if self.verb == "link" else 1
+        if self.verb == "link":
+            return 0
+        return 3 if self.repeat else 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -232,6 +237,22 @@ class _Planner:
         self.products = {p.id: p for p in hub.products}
         self.accounts = {a.id: a for a in hub.accounts}
         self.contracts = {c.id: c for c in hub.contracts}
+        self.logs_by_sub: dict[int, list[HubChangeLog]] = defaultdict(list)
+        for log in sorted(hub.logs, key=lambda lg: (lg.effective_date, lg.id)):
+            self.logs_by_sub[log.subscription_id].append(log)
+        #: subscriptions created as a repeat contract service (their initial units ride on that write)
+        self.repeats: set[int] = set()
+
+    def initial_units(self, sub: HubSubscription) -> int:
+        """Units at the subscription's start: its quantity minus the net of its active change logs."""
+        active = [lg for lg in self.logs_by_sub.get(sub.id, []) if lg.status == "active"]
+        return max(sub.quantity - sum(lg.delta for lg in active), 0)
+
+    def initial_on_create(self, sub: HubSubscription) -> bool:
+        """Initial units go on the contract-service create (effective at the contract start) only when
+        the subscription starts with the contract; otherwise an adjustment dates them correctly."""
+        contract = self.contracts.get(sub.contract_id)
+        return contract is not None and sub.start_date <= contract.start_date and sub.id not in self.repeats
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _record(
@@ -263,7 +284,9 @@ class _Planner:
         self._record(d.record_type, d.hub_id, d.label, BLOCKED, reason)
 
     # -- the generic upsert ------------------------------------------------------------------
-    def _upsert(self, d: _Desired, *, suggest: list[dict[str, Any]] | None = None) -> None:
+    def _upsert(
+        self, d: _Desired, *, suggest: list[dict[str, Any]] | None = None, repeat: bool = False
+    ) -> None:
         """Create, update, adopt (found by key) or leave alone one record."""
         rt = RECORD_TYPES[d.record_type]
         waiting = self._waiting_on(d.depends)
@@ -347,7 +370,9 @@ class _Planner:
                 parent=d.parent,
                 matching_key=key,
                 fingerprint=fp,
-                summary=f"Create {rt.entity} {d.label!r}",
+                repeat=repeat,
+                summary=f"Create {rt.entity} {d.label!r}"
+                + (" (repeat service, via an adjustment)" if repeat else ""),
             )
         )
         self._record(d.record_type, d.hub_id, d.label, PENDING)
@@ -540,6 +565,13 @@ class _Planner:
                 depends=(contract_ref, service_ref),
             )
             first = seen.get((contract.id, product.id))
+            repeat = first is not None and self.s.allow_duplicated_services
+            if repeat:
+                self.repeats.add(sub.id)
+                d.create_only["unitQuantity"] = self.initial_units(sub)
+                d.create_only["effectiveDate"] = at_date(sub.start_date)
+            else:
+                d.create_only["unitQuantity"] = self.initial_units(sub) if self.initial_on_create(sub) else 0
             if product.kind != "service":
                 self._block(d, f"Product {product.name!r} is one-time; subscriptions need a service product")
             elif sub.start_date < contract.start_date:
@@ -556,25 +588,23 @@ class _Planner:
                 )
             else:
                 seen.setdefault((contract.id, product.id), sub)
-                self._upsert(d)
+                self._upsert(d, repeat=repeat)
 
     def changes_phase(self) -> None:
-        logs_by_sub: dict[int, list[HubChangeLog]] = defaultdict(list)
-        for log in self.hub.logs:
-            logs_by_sub[log.subscription_id].append(log)
         for sub in sorted(self.hub.subscriptions, key=lambda s: s.id):
-            self._changes(sub, sorted(logs_by_sub.get(sub.id, []), key=lambda lg: (lg.effective_date, lg.id)))
+            self._changes(sub, self.logs_by_sub.get(sub.id, []))
 
     def _changes(self, sub: HubSubscription, logs: list[HubChangeLog]) -> None:
         sub_ref = ref("subscription", sub.id)
         contract_ref = ref("billing_contract", sub.contract_id)
         contract = self.contracts.get(sub.contract_id)
         active = [lg for lg in logs if lg.status == "active"]
-        initial = max(sub.quantity - sum(lg.delta for lg in active), 0)
+        initial = self.initial_units(sub)
         # (date, record_type, hub_id, delta, price)
         items: list[tuple[date, str, int, int, Decimal | None]] = []
-        if initial:
-            items.append((sub.start_date, "subscription_start", sub.id, initial, sub.unit_price))
+        if initial and not self.initial_on_create(sub) and sub.id not in self.repeats:
+            items.append((sub.start_date, "subscription_start", sub.id, initial, None))
+        units = initial if (self.initial_on_create(sub) or sub.id in self.repeats) else 0
         for lg in active:
             if lg.delta or lg.unit_price is not None or not lg.is_refund:
                 items.append((lg.effective_date, "license_change_log", lg.id, lg.delta, lg.unit_price))
@@ -584,7 +614,6 @@ class _Planner:
             items.append((when, "cancellation", sub.id, -final, None))
         waiting = self._waiting_on((sub_ref,))
         service_id = (self.links.get(("subscription", sub.id)) or LinkState("subscription", 0)).autotask_id
-        units = 0
         by_date: dict[date, list[tuple[date, str, int, int, Decimal | None]]] = defaultdict(list)
         for item in items:
             by_date[item[0]].append(item)

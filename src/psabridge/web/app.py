@@ -28,6 +28,10 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     app.include_router(hub_router, prefix="/api/v1")
 
+    from psabridge.sync.api import router as sync_router
+
+    app.include_router(sync_router, prefix="/api/v1")
+
     from psabridge.web.shell import install_web_shell
 
     install_web_shell(app)

@@ -1,0 +1,127 @@
+"""CLI: ``psabridge plan`` (dry run) and ``psabridge sync`` (apply, with Rich progress bars per entity)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+OrgOption = typer.Option(None, "--org", help="Organization slug (default: the only organization).")
+JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+def _context(org: str | None) -> tuple[Any, int, Any]:
+    from psabridge.config import get_settings
+    from psabridge.db import make_engine, make_sessionmaker, migrate
+    from psabridge.hub.orgs import get_organization, only_organization
+
+    settings = get_settings()
+    url = settings.resolved_database_url()
+    migrate(url)
+    factory = make_sessionmaker(make_engine(url))
+    with factory() as session:
+        organization = get_organization(session, org) if org else only_organization(session)
+        return factory, organization.id, settings
+
+
+def _plan_table(plan: Any) -> Table:
+    table = Table(title=f"Plan: {len(plan.operations)} operations, {plan.write_calls} write calls")
+    for col in ("Phase", "Operation", "Calls"):
+        table.add_column(col)
+    for op in plan.operations:
+        table.add_row(op.phase, op.summary, str(op.cost))
+    return table
+
+
+def _records_table(records: list[Any]) -> Table:
+    table = Table(title="Records that will not be written")
+    for col in ("Phase", "Record", "Status", "Reason"):
+        table.add_column(col)
+    for rec in records:
+        if rec.status in ("blocked", "waiting", "needs_link", "error"):
+            table.add_row(rec.phase, rec.label, rec.status, rec.reason or "")
+    return table
+
+
+def plan_command(org: str | None = OrgOption, as_json: bool = JsonOption) -> None:
+    """Show exactly what the next sync would write to Autotask (writes nothing to Autotask)."""
+    from psabridge.sync import service
+
+    factory, org_id, settings = _context(org)
+    try:
+        result = service.make_plan(factory, org_id, app_settings=settings)
+    except service.SyncError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(json.dumps(result.plan.to_dict(), default=str))
+        return
+    console = Console()
+    console.print(_plan_table(result.plan))
+    console.print(_records_table(result.plan.records))
+    console.print(f"API calls: {result.plan.read_calls} reads done, {result.plan.write_calls} writes planned")
+
+
+def sync_command(
+    org: str | None = OrgOption,
+    as_json: bool = JsonOption,
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Only retry records that failed."),
+) -> None:
+    """Plan and apply: write the differences to Autotask, exactly once, journaled."""
+    from psabridge.sync import service
+
+    factory, org_id, settings = _context(org)
+    console = Console(stderr=True, quiet=as_json)
+    progress = Progress(
+        TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), console=console
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def on_plan(plan: Any) -> None:
+        per_phase: dict[str, int] = {}
+        for op in plan.operations:
+            per_phase[op.phase] = per_phase.get(op.phase, 0) + 1
+        for phase, total in per_phase.items():
+            tasks[phase] = progress.add_task(phase, total=total)
+
+    def on_op(op: Any, status: str) -> None:
+        if op.phase in tasks:
+            progress.advance(tasks[op.phase])
+
+    try:
+        with progress:
+            run = service.run_sync(
+                factory,
+                org_id,
+                app_settings=settings,
+                retry_failed=retry_failed,
+                progress=on_op,
+                on_plan=on_plan,
+            )
+    except service.SyncError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    with factory() as session:
+        run, results = service.get_run(session, org_id, run.id)
+        data = service.run_to_dict(run, results)
+    if as_json:
+        typer.echo(json.dumps(data, default=str))
+    else:
+        out = Console()
+        out.print(f"Sync run {run.id}: {run.status} ({run.api_calls} API calls)")
+        if run.error:
+            out.print(run.error)
+        for rec in data["records"]:
+            if rec["status"] not in ("synced",):
+                out.print(f"  {rec['status']:<10} {rec['label']}: {rec['reason'] or ''}")
+    raise typer.Exit(0 if run.status in ("succeeded", "paused") else 2)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``plan`` and ``sync`` to the root CLI."""
+    app.command("plan")(plan_command)
+    app.command("sync")(sync_command)
