@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -75,3 +76,24 @@ def settings(
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
+
+
+# --- Autotask emulator (emulator engineer) ------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _emulator_server() -> Iterator[Any]:
+    """One emulator process-wide (starting uvicorn per test would dominate the suite's time)."""
+    from psabridge.emulator.testing import running_emulator
+
+    with running_emulator() as handle:
+        yield handle
+
+
+@pytest.fixture()
+def emulator(_emulator_server: Any) -> Iterator[Any]:
+    """A running, freshly re-seeded Autotask emulator (``psabridge.emulator.testing.EmulatorHandle``):
+    ``.base_url``, ``.zone_url``, ``.credentials``, ``.control`` (reset, state, add_fault, ...)."""
+    _emulator_server.control.reset()
+    yield _emulator_server
+    _emulator_server.control.reset()

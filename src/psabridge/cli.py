@@ -45,6 +45,10 @@ def _register_areas() -> None:
 
     register_hub(app)
 
+    from psabridge.emulator.commands import register as register_emulator
+
+    register_emulator(app)
+
     from psabridge.auth.commands import register as register_users
 
     register_users(app)

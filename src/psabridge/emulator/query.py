@@ -1,0 +1,211 @@
+"""Autotask's query language: compile a ``filter`` list into a predicate over stored records.
+
+Quirks kept on purpose (they are what the client must cope with): a missing or empty filter is a 500;
+an unknown field is a 500 "Unable to find ..."; an unknown operator is silently dropped (so the query
+may return everything); at most one UDF condition and at most 500 OR-conditions (each ``in`` value counts).
+String comparisons are case-insensitive, like Autotask's SQL collation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from psabridge.emulator.errors import EmulatorError
+from psabridge.emulator.schema import EntityDef, FieldDef
+from psabridge.emulator.values import parse_datetime
+
+Predicate = Callable[[dict[str, Any]], bool]
+MAX_OR_CONDITIONS = 500
+OPERATORS = {
+    "eq",
+    "noteq",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "beginswith",
+    "endswith",
+    "contains",
+    "exist",
+    "notexist",
+    "in",
+    "notin",
+}
+_UDF_FIELD = FieldDef(name="udf", kind="string")
+
+
+def _always(_: dict[str, Any]) -> bool:
+    return True
+
+
+def lower_keys(obj: dict[str, Any]) -> dict[str, Any]:
+    """JSON keys the way Autotask binds them: case-insensitively."""
+    return {str(k).lower(): v for k, v in obj.items()}
+
+
+class _Compiler:
+    def __init__(self, entity: EntityDef, udf_names: set[str]) -> None:
+        self.entity = entity
+        self.udf_names = {n.lower(): n for n in udf_names}
+        self.udf_conditions = 0
+        self.or_conditions = 0
+
+    def compile_list(self, items: Any, *, conjunction: str, inside_or: bool) -> Predicate:
+        if not isinstance(items, list):
+            raise EmulatorError(500, ["The filter must be an array of conditions."])
+        preds = [p for p in (self.compile_one(i, inside_or=inside_or) for i in items) if p is not None]
+        if not preds:
+            return _always
+        if len(preds) == 1:
+            return preds[0]
+        if conjunction == "or":
+            return lambda r: any(p(r) for p in preds)
+        return lambda r: all(p(r) for p in preds)
+
+    def compile_one(self, cond: Any, *, inside_or: bool) -> Predicate | None:
+        if not isinstance(cond, dict):
+            raise EmulatorError(500, ["Each filter condition must be an object."])
+        c = lower_keys(cond)
+        op = str(c.get("op") or "").lower()
+        if op in ("and", "or"):
+            return self.compile_list(c.get("items") or [], conjunction=op, inside_or=inside_or or op == "or")
+        if op not in OPERATORS:
+            return None  # Autotask ignores operators it does not know
+        if inside_or:
+            self.or_conditions += 1
+        name = str(c.get("field") or "")
+        is_udf = bool(c.get("udf"))
+        if is_udf:
+            self.udf_conditions += 1
+            if self.udf_conditions > 1:
+                raise EmulatorError(500, ["Only one user-defined field condition is allowed per query."])
+            real = self.udf_names.get(name.lower())
+            if real is None:
+                raise EmulatorError(500, [f"Unable to find {name} in the {self.entity.name} entity."])
+            fdef = _UDF_FIELD
+
+            def getter(r: dict[str, Any], _n: str = real) -> Any:
+                for udf in r.get("userDefinedFields") or []:
+                    if udf.get("name") == _n:
+                        return udf.get("value")
+                return None
+        else:
+            found = self.entity.find(name)
+            if found is None or found.kind == "udf":
+                raise EmulatorError(500, [f"Unable to find {name} in the {self.entity.name} entity."])
+            fdef = found
+
+            def getter(r: dict[str, Any], _n: str = found.name) -> Any:
+                return r.get(_n)
+
+        return self._leaf(op, fdef, getter, c.get("value"))
+
+    def _leaf(self, op: str, fdef: FieldDef, get: Callable[[dict[str, Any]], Any], raw: Any) -> Predicate:
+        if op == "exist":
+            return lambda r: get(r) not in (None, "")
+        if op == "notexist":
+            return lambda r: get(r) in (None, "")
+        norm = _normalizer(fdef)
+        if op in ("in", "notin"):
+            if not isinstance(raw, list):
+                raise EmulatorError(
+                    500, [f"The value of an '{op}' condition on {fdef.name} must be an array."]
+                )
+            self.or_conditions += len(raw)
+            wanted = {_convert(norm, fdef, v) for v in raw}
+            if op == "in":
+                return lambda r: (v := get(r)) is not None and norm(v) in wanted
+            return lambda r: (v := get(r)) is not None and norm(v) not in wanted
+        if raw is None:
+            if op == "eq":
+                return lambda r: get(r) is None
+            if op == "noteq":
+                return lambda r: get(r) is not None
+            raise EmulatorError(500, [f"A value is required for the '{op}' condition on {fdef.name}."])
+        target = _convert(norm, fdef, raw)
+        if op in ("beginswith", "endswith", "contains"):
+            text = str(target).lower()
+
+            def string_test(r: dict[str, Any]) -> bool:
+                v = get(r)
+                if v is None:
+                    return False
+                s = str(v).lower()
+                if op == "beginswith":
+                    return s.startswith(text)
+                if op == "endswith":
+                    return s.endswith(text)
+                return text in s
+
+            return string_test
+        compare: dict[str, Callable[[Any, Any], bool]] = {
+            "eq": lambda a, b: a == b,
+            "noteq": lambda a, b: a != b,
+            "gt": lambda a, b: a > b,
+            "gte": lambda a, b: a >= b,
+            "lt": lambda a, b: a < b,
+            "lte": lambda a, b: a <= b,
+        }
+        fn = compare[op]
+
+        def test(r: dict[str, Any]) -> bool:
+            v = get(r)
+            if v is None:
+                return False
+            try:
+                return fn(norm(v), target)
+            except TypeError:
+                return False
+
+        return test
+
+
+def _normalizer(fdef: FieldDef) -> Callable[[Any], Any]:
+    kind = fdef.kind
+    if kind in ("integer", "long", "double"):
+        return lambda v: float(v) if not isinstance(v, bool) else float(int(v))
+    if kind == "boolean":
+
+        def to_bool(v: Any) -> bool:
+            if isinstance(v, str):
+                if v.strip().lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(v)
+                return v.strip().lower() in ("true", "1")
+            return bool(v)
+
+        return to_bool
+    if kind == "datetime":
+        return parse_datetime
+    return lambda v: str(v).lower()
+
+
+def _convert(norm: Callable[[Any], Any], fdef: FieldDef, raw: Any) -> Any:
+    try:
+        if isinstance(raw, dict | list):
+            raise ValueError(raw)
+        return norm(raw)
+    except (ValueError, TypeError):
+        raise EmulatorError(
+            500, [f"Unable to convert value '{raw}' for field {fdef.name} to {fdef.kind}."]
+        ) from None
+
+
+def compile_filter(entity: EntityDef, query: Any, udf_names: set[str]) -> Predicate:
+    """Compile a query body (``{"filter": [...]}``); raises the Autotask-shaped errors."""
+    if not isinstance(query, dict):
+        raise EmulatorError(500, ["The query body must be a JSON object with a filter."])
+    q = lower_keys(query)
+    conditions = q.get("filter")
+    if not conditions:
+        raise EmulatorError(500, ["A filter is required: at least one filter condition must be supplied."])
+    compiler = _Compiler(entity, udf_names)
+    predicate = compiler.compile_list(conditions, conjunction="and", inside_or=False)
+    if compiler.or_conditions > MAX_OR_CONDITIONS:
+        raise EmulatorError(
+            500,
+            [
+                f"The query contains {compiler.or_conditions} OR conditions; at most {MAX_OR_CONDITIONS} are allowed."
+            ],
+        )
+    return predicate

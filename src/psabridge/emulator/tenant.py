@@ -1,0 +1,741 @@
+"""One emulated Autotask database: records, metadata, validation and business rules.
+
+All state lives in memory behind one lock (the ASGI app calls in from the event loop, tests from
+threads). With a state file, every change is written atomically (temp file + rename) so a killed sync
+process, or the emulator itself, can restart against the same tenant.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from psabridge.emulator import seed
+from psabridge.emulator.errors import EmulatorError
+from psabridge.emulator.query import compile_filter, lower_keys
+from psabridge.emulator.schema import EntityDef, entity_defs
+from psabridge.emulator.units import UnitEvent, compute_rows
+from psabridge.emulator.values import coerce, now_stamp, parse_datetime
+
+RECURRING_SERVICE_LABEL = "Recurring Service"
+MATERIAL_LABEL = "Material"
+RECURRING_CODE_LABEL = "Recurring Contract Service"
+
+
+@dataclass(frozen=True)
+class ApiUser:
+    """An API-only resource of the tenant and the tracking identifier it must present."""
+
+    username: str
+    secret: str
+    integration_code: str
+    resource_id: int = 29682889
+
+
+def _fresh_state() -> dict[str, Any]:
+    udfs = seed.seed_udfs()
+    records = seed.seed_records(udfs)
+    return {
+        "records": records,
+        "next_id": {name: max([*rows, 1000]) + 1 for name, rows in records.items()}
+        | {"ContractServiceAdjustments": 1},
+        "picklists": seed.seed_picklists(),
+        "udfs": udfs,
+        "adjustments": {},
+        "unit_events": {},
+        "denied": [],
+    }
+
+
+class EmulatorTenant:
+    """A seeded Autotask tenant with one (or more) API users."""
+
+    def __init__(
+        self,
+        *,
+        username: str = seed.DEMO_USERNAME,
+        secret: str = seed.DEMO_SECRET,
+        integration_code: str = seed.DEMO_INTEGRATION_CODE,
+        state_file: str | os.PathLike[str] | None = None,
+        zone_name: str = "Emulator Zone (psabridge)",
+    ) -> None:
+        self.users = [ApiUser(username, secret, integration_code)]
+        self.zone_name = zone_name
+        self.lock = threading.RLock()
+        self.state_file = Path(state_file) if state_file else None
+        self.defs = entity_defs()
+        if self.state_file and self.state_file.exists():
+            self.state = self._load(self.state_file)
+        else:
+            self.state = _fresh_state()
+            self._persist()
+
+    # ----- persistence -------------------------------------------------------------------------
+    @staticmethod
+    def _load(path: Path) -> dict[str, Any]:
+        raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        raw["records"] = {e: {int(k): v for k, v in rows.items()} for e, rows in raw["records"].items()}
+        raw["adjustments"] = {int(k): v for k, v in raw.get("adjustments", {}).items()}
+        raw["unit_events"] = {int(k): v for k, v in raw.get("unit_events", {}).items()}
+        fresh = _fresh_state()
+        for name in fresh["records"]:
+            raw["records"].setdefault(name, {})
+            raw["next_id"].setdefault(name, fresh["next_id"][name])
+        return raw
+
+    def _persist(self) -> None:
+        if not self.state_file:
+            return
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.state_file.parent, prefix=".emulator-state-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self.state, fh, separators=(",", ":"))
+            os.replace(tmp, self.state_file)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def reset(self) -> None:
+        """Back to the seeded tenant (API users are kept)."""
+        with self.lock:
+            self.state = _fresh_state()
+            self._persist()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every record per entity, including adjustments, for the control API."""
+        with self.lock:
+            entities = {name: [rows[k] for k in sorted(rows)] for name, rows in self.state["records"].items()}
+            entities["ContractServiceAdjustments"] = [
+                self.state["adjustments"][k] for k in sorted(self.state["adjustments"])
+            ]
+            return copy.deepcopy({"entities": entities, "denied": self.state["denied"]})
+
+    # ----- auth & permissions ------------------------------------------------------------------
+    def authenticate(self, username: str | None, secret: str | None, code: str | None) -> ApiUser | None:
+        """The API user these headers identify, or None (the caller answers 401)."""
+        for user in self.users:
+            if (
+                username is not None
+                and username.lower() == user.username.lower()
+                and secret == user.secret
+                and code == user.integration_code
+            ):
+                return user
+        return None
+
+    def knows_user(self, username: str) -> bool:
+        return any(u.username.lower() == username.lower() for u in self.users)
+
+    def set_denied(self, entity: str, denied: bool) -> None:
+        with self.lock:
+            names = set(self.state["denied"])
+            if denied:
+                names.add(entity)
+            else:
+                names.discard(entity)
+            self.state["denied"] = sorted(names)
+            self._persist()
+
+    def is_denied(self, entity: str) -> bool:
+        return entity in self.state["denied"]
+
+    def _require_permission(self, entity: str, action: str) -> None:
+        if self.is_denied(entity):
+            raise EmulatorError(
+                500,
+                [
+                    f"The logged in Resource does not have the adequate permissions to {action} this entity type: {self.defs[entity].singular}."
+                ],
+            )
+
+    # ----- metadata ----------------------------------------------------------------------------
+    def picklist(self, entity: str, field: str) -> list[dict[str, Any]]:
+        values: list[dict[str, Any]] = self.state["picklists"].get(entity, {}).get(field, [])
+        return values
+
+    def picklist_id(self, entity: str, field: str, label: str) -> int | None:
+        for value in self.picklist(entity, field):
+            if value["label"] == label:
+                return int(value["value"])
+        return None
+
+    def udf_names(self, entity: str) -> set[str]:
+        return {u["name"] for u in self.state["udfs"].get(entity, [])}
+
+    def udf_definitions(self, entity: str) -> list[dict[str, Any]]:
+        defs: list[dict[str, Any]] = self.state["udfs"].get(entity, [])
+        return defs
+
+    # ----- reads -------------------------------------------------------------------------------
+    def _rows(self, entity: str) -> dict[int, dict[str, Any]]:
+        rows: dict[int, dict[str, Any]] = self.state["records"][entity]
+        return rows
+
+    def get(self, entity: str, item_id: int, parent_id: int | None = None) -> dict[str, Any] | None:
+        """One record, or None when missing, invisible (permissions) or under another parent."""
+        with self.lock:
+            if self.is_denied(entity):
+                return None
+            record = self._rows(entity).get(item_id)
+            if record is None or not self._under_parent(entity, record, parent_id):
+                return None
+            return dict(record)
+
+    def _under_parent(self, entity: str, record: dict[str, Any], parent_id: int | None) -> bool:
+        if parent_id is None:
+            return True
+        pfield = self.defs[entity].parent_field
+        return pfield is not None and record.get(pfield) == parent_id
+
+    def query(self, entity: str, query: Any, parent_id: int | None = None) -> list[dict[str, Any]]:
+        """All matching records ordered by id (pagination is the app's job)."""
+        edef = self.defs[entity]
+        with self.lock:
+            predicate = compile_filter(edef, query, self.udf_names(entity))
+            if self.is_denied(entity):
+                return []
+            rows = self._rows(entity)
+            return [
+                rows[k]
+                for k in sorted(rows)
+                if self._under_parent(entity, rows[k], parent_id) and predicate(rows[k])
+            ]
+
+    def children(self, entity: str, parent_id: int) -> list[dict[str, Any]]:
+        """Every record under a parent (``GET /Contracts/{parentId}/Services``)."""
+        with self.lock:
+            if self.is_denied(entity):
+                return []
+            rows = self._rows(entity)
+            return [rows[k] for k in sorted(rows) if self._under_parent(entity, rows[k], parent_id)]
+
+    # ----- writes ------------------------------------------------------------------------------
+    def _body(self, entity: str, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise EmulatorError(500, [f"The request body must be a {self.defs[entity].singular} object."])
+        return body
+
+    def _writable(
+        self, edef: EntityDef, body: dict[str, Any], *, extra: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """Body values converted to stored types; read-only and unknown fields are ignored, like Autotask."""
+        values: dict[str, Any] = {}
+        for key, raw in body.items():
+            if str(key).lower() in extra:
+                continue
+            fdef = edef.find(str(key))
+            if fdef is None or fdef.read_only or fdef.name == "id":
+                continue
+            if fdef.kind == "udf":
+                values[fdef.name] = self._udfs_from_body(edef, raw)
+                continue
+            values[fdef.name] = coerce(edef.name, fdef, raw)
+        return values
+
+    def _udfs_from_body(self, edef: EntityDef, raw: Any) -> list[dict[str, Any]]:
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            raise EmulatorError(500, ["userDefinedFields must be an array of {name, value} objects."])
+        known = {n.lower(): n for n in self.udf_names(edef.name)}
+        out = []
+        for item in raw:
+            if not isinstance(item, dict):
+                raise EmulatorError(500, ["userDefinedFields must be an array of {name, value} objects."])
+            item = lower_keys(item)
+            name = known.get(str(item.get("name", "")).lower())
+            if name is None:
+                raise EmulatorError(
+                    500, [f"Unable to find user-defined field {item.get('name')} in the {edef.name} entity."]
+                )
+            value = item.get("value")
+            out.append({"name": name, "value": None if value is None else str(value)})
+        return out
+
+    @staticmethod
+    def _merge_udfs(current: list[dict[str, Any]], changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        by_name = {u["name"]: u["value"] for u in changes}
+        return [{"name": u["name"], "value": by_name.get(u["name"], u["value"])} for u in current]
+
+    def _validate(self, edef: EntityDef, record: dict[str, Any], changed: set[str]) -> None:
+        errors: list[str] = []
+        for fdef in edef.fields.values():
+            value = record.get(fdef.name)
+            if fdef.required and (value is None or value == ""):
+                errors.append(f"Missing Required Field: {fdef.name}")
+                continue
+            if value is None or fdef.name not in changed:
+                continue
+            if fdef.picklist:
+                active = {int(v["value"]) for v in self.picklist(edef.name, fdef.name) if v["isActive"]}
+                if value not in active:
+                    errors.append(f"Value {value} is not a valid value for picklist field {fdef.name}.")
+            if fdef.reference:
+                target = self._rows(fdef.reference).get(value)
+                if target is None:
+                    errors.append(
+                        f"Reference value on field: {fdef.name} of type: {self.defs[fdef.reference].singular} does not exist or is invalid."
+                    )
+        if errors:
+            raise EmulatorError(500, errors)
+
+    def create(
+        self,
+        entity: str,
+        body: Any,
+        *,
+        parent_id: int | None = None,
+        actor: ApiUser | None = None,
+        impersonate: int | None = None,
+    ) -> int:
+        """Create a record and return its id (Autotask's ``{"itemId": n}``)."""
+        edef = self.defs[entity]
+        with self.lock:
+            self._require_permission(entity, "create")
+            body = self._body(entity, body)
+            if entity == "ContractServiceAdjustments":
+                return self._adjust(edef, body, parent_id)
+            extra = ("unitquantity",) if entity == "ContractServices" else ()
+            values = self._writable(edef, body, extra=extra)
+            self._apply_parent(edef, values, parent_id)
+            record = seed.blank(entity)
+            if edef.has_udfs:
+                record["userDefinedFields"] = [
+                    {"name": n["name"], "value": None} for n in self.udf_definitions(entity)
+                ]
+            changes_udfs = values.pop("userDefinedFields", None)
+            record.update(values)
+            if changes_udfs:
+                record["userDefinedFields"] = self._merge_udfs(record["userDefinedFields"], changes_udfs)
+            self._defaults(entity, record)
+            self._validate(edef, record, set(edef.fields))
+            initial_units = self._create_rules(entity, record, body)
+            new_id = self._next_id(entity)
+            record["id"] = new_id
+            self._stamp_create(entity, record, actor, impersonate)
+            self._rows(entity)[new_id] = record
+            if entity == "ContractServices":
+                self._add_unit_event(record, self._contract(record["contractID"]), initial_units, None)
+            self._persist()
+            return new_id
+
+    def _next_id(self, entity: str) -> int:
+        new_id = int(self.state["next_id"][entity])
+        self.state["next_id"][entity] = new_id + 1
+        return new_id
+
+    def _apply_parent(self, edef: EntityDef, values: dict[str, Any], parent_id: int | None) -> None:
+        if parent_id is None or edef.parent_field is None:
+            return
+        given = values.get(edef.parent_field)
+        if given is not None and given != parent_id:
+            raise EmulatorError(
+                500,
+                [
+                    f"The {edef.parent_field} {given} in the body does not match the parent id {parent_id} in the URL."
+                ],
+            )
+        values[edef.parent_field] = parent_id
+        if parent_id not in self._rows(edef.parent_entity or ""):
+            raise EmulatorError(
+                500, [f"Parent {self.defs[edef.parent_entity or ''].singular} {parent_id} does not exist."]
+            )
+
+    def _defaults(self, entity: str, record: dict[str, Any]) -> None:
+        if entity in ("Companies", "Services") and record.get("isActive") is None:
+            record["isActive"] = True
+        if entity == "ContractCharges":
+            if record.get("status") is None:
+                record["status"] = next(
+                    (int(v["value"]) for v in self.picklist(entity, "status") if v["isDefaultValue"]), None
+                )
+            record.setdefault("isBilled", False)
+            if record.get("isBilled") is None:
+                record["isBilled"] = False
+            if record.get("isBillableToCompany") is None:
+                record["isBillableToCompany"] = True
+
+    def _stamp_create(
+        self, entity: str, record: dict[str, Any], actor: ApiUser | None, impersonate: int | None
+    ) -> None:
+        stamp = now_stamp()
+        creator = impersonate or (actor.resource_id if actor else None)
+        for name in (
+            "createDate",
+            "createdTime",
+            "lastModifiedDate",
+            "lastModifiedDateTime",
+            "lastTrackedModifiedDateTime",
+            "lastActivityDate",
+        ):
+            if name in record:
+                record[name] = stamp
+        for name in ("createdByResourceID", "creatorResourceID", "updateResourceID"):
+            if name in record:
+                record[name] = creator
+        if impersonate and "impersonatorCreatorResourceID" in record:
+            record["impersonatorCreatorResourceID"] = actor.resource_id if actor else None
+        if entity == "Contracts":
+            record["isCompliant"] = True
+            record["internalCurrencySetupFee"] = record.get("setupFee")
+        self._derive(entity, record)
+
+    @staticmethod
+    def _derive(entity: str, record: dict[str, Any]) -> None:
+        """Fields Autotask computes (internal-currency copies, billable amounts)."""
+        if entity == "ContractServices":
+            record["internalCurrencyUnitPrice"] = record.get("unitPrice")
+            record["internalCurrencyAdjustedPrice"] = record.get("unitPrice")
+        if entity == "ContractCharges":
+            qty = record.get("unitQuantity") or 0.0
+            price = record.get("unitPrice") or 0.0
+            cost = record.get("unitCost") or 0.0
+            record["billableAmount"] = round(qty * price, 2)
+            record["internalCurrencyBillableAmount"] = record["billableAmount"]
+            record["internalCurrencyUnitPrice"] = record.get("unitPrice")
+            record["extendedCost"] = round(qty * cost, 2)
+        if entity == "Contracts":
+            record["internalCurrencySetupFee"] = record.get("setupFee")
+
+    def _contract(self, contract_id: int) -> dict[str, Any]:
+        contract = self._rows("Contracts").get(contract_id)
+        if contract is None:
+            raise EmulatorError(
+                500, ["Reference value on field: contractID of type: Contract does not exist or is invalid."]
+            )
+        return contract
+
+    def _require_recurring(self, contract: dict[str, Any]) -> None:
+        recurring = self.picklist_id("Contracts", "contractType", RECURRING_SERVICE_LABEL)
+        if contract.get("contractType") != recurring:
+            raise EmulatorError(
+                500, ["Contract services can only be added to contracts of type Recurring Service."]
+            )
+
+    def _create_rules(self, entity: str, record: dict[str, Any], body: dict[str, Any]) -> int:
+        """Entity business rules on create; returns the initial units of a contract service."""
+        self._common_rules(entity, record)
+        if entity == "ContractServices":
+            contract = self._contract(record["contractID"])
+            self._require_recurring(contract)
+            for other in self._rows("ContractServices").values():
+                if other["contractID"] == record["contractID"] and other["serviceID"] == record["serviceID"]:
+                    raise EmulatorError(
+                        500, ["This service already exists on the contract; adjust its units instead."]
+                    )
+            raw_units = lower_keys(body).get("unitquantity", 1)
+            if (
+                isinstance(raw_units, bool)
+                or not isinstance(raw_units, int | float)
+                or raw_units < 0
+                or raw_units != int(raw_units)
+            ):
+                raise EmulatorError(
+                    500, [f"Unable to convert value '{raw_units}' of field 'unitQuantity' to integer."]
+                )
+            return int(raw_units)
+        return 0
+
+    def _common_rules(self, entity: str, record: dict[str, Any]) -> None:
+        if entity == "Contracts":
+            if parse_datetime(record["endDate"]) < parse_datetime(record["startDate"]):
+                raise EmulatorError(500, ["The contract end date must be on or after its start date."])
+            if record.get("setupFee") and not record.get("setupFeeBillingCodeID"):
+                raise EmulatorError(500, ["setupFeeBillingCodeID is required when a setup fee is entered."])
+        if entity == "Services":
+            code = self._rows("BillingCodes").get(record["billingCodeID"]) or {}
+            wanted = self.picklist_id("BillingCodes", "useType", RECURRING_CODE_LABEL)
+            if code.get("useType") != wanted or not code.get("isActive"):
+                raise EmulatorError(
+                    500, ["billingCodeID must be an active Recurring Contract Service billing code."]
+                )
+        if entity == "Products":
+            code = self._rows("BillingCodes").get(record["productBillingCodeID"]) or {}
+            wanted = self.picklist_id("BillingCodes", "useType", MATERIAL_LABEL)
+            if code.get("useType") != wanted or not code.get("isActive"):
+                raise EmulatorError(500, ["productBillingCodeID must be an active Material billing code."])
+        if entity == "Companies":
+            owner = self._rows("Resources").get(record["ownerResourceID"]) or {}
+            if not owner.get("isActive"):
+                raise EmulatorError(500, ["ownerResourceID must be an active resource."])
+        if entity == "ContractCharges":
+            contract = self._contract(record["contractID"])
+            cs_id = record.get("contractServiceID")
+            if cs_id is not None:
+                cs = self._rows("ContractServices").get(cs_id)
+                if cs is None or cs["contractID"] != contract["id"]:
+                    raise EmulatorError(500, ["contractServiceID does not belong to this contract."])
+        if entity == "ProductVendors" and record.get("isDefault"):
+            for other in self._rows("ProductVendors").values():
+                if other["productID"] == record["productID"] and other.get("id") != record.get("id"):
+                    other["isDefault"] = False
+
+    def update(
+        self,
+        entity: str,
+        body: Any,
+        *,
+        parent_id: int | None = None,
+        replace: bool = False,
+        actor: ApiUser | None = None,
+    ) -> int:
+        """PATCH (only the fields sent change) or PUT (omitted writable fields become null)."""
+        edef = self.defs[entity]
+        with self.lock:
+            self._require_permission(entity, "update")
+            body = self._body(entity, body)
+            lowered = lower_keys(body)
+            if entity == "ContractServices" and "unitquantity" in lowered:
+                raise EmulatorError(
+                    500,
+                    [
+                        "unitQuantity of a contract service cannot be updated; create a ContractServiceAdjustment instead."
+                    ],
+                )
+            raw_id = lowered.get("id")
+            fdef_id = edef.fields["id"]
+            item_id = coerce(entity, fdef_id, raw_id) if raw_id is not None else None
+            if item_id is None:
+                raise EmulatorError(
+                    500, [f"The id of the {edef.singular} to update is required in the body."]
+                )
+            current = self._rows(entity).get(item_id)
+            if current is None or not self._under_parent(entity, current, parent_id):
+                raise EmulatorError(500, [f"{edef.singular} with id {item_id} was not found."])
+            values = self._writable(edef, body)
+            if (
+                parent_id is not None
+                and edef.parent_field
+                and values.get(edef.parent_field) is None
+                and not replace
+            ):
+                values.pop(edef.parent_field, None)
+            merged = dict(current)
+            if replace:
+                for fdef in edef.fields.values():
+                    if not fdef.read_only and fdef.kind != "udf" and fdef.name not in values:
+                        if fdef.immutable or fdef.name == edef.parent_field:
+                            continue  # cannot be cleared; Autotask keeps it
+                        merged[fdef.name] = None
+            new_udfs = values.pop("userDefinedFields", None)
+            for name, value in values.items():
+                fdef = edef.fields[name]
+                if fdef.immutable and value != current.get(name):
+                    raise EmulatorError(
+                        500, [f"The field {name} cannot be changed after the {edef.singular} is created."]
+                    )
+            merged.update(values)
+            if new_udfs is not None:
+                merged["userDefinedFields"] = (
+                    new_udfs
+                    if replace
+                    else self._merge_udfs(current.get("userDefinedFields") or [], new_udfs)
+                )
+            changed = {n for n in values if values[n] != current.get(n)}
+            self._validate(edef, merged, changed)
+            self._common_rules(entity, merged)
+            stamp = now_stamp()
+            for name in ("lastModifiedDate", "lastModifiedDateTime", "lastTrackedModifiedDateTime"):
+                if name in merged:
+                    merged[name] = stamp
+            if "updateResourceID" in merged and actor:
+                merged["updateResourceID"] = actor.resource_id
+            self._derive(entity, merged)
+            self._rows(entity)[item_id] = merged
+            if entity == "ContractServices" and merged.get("unitPrice") != current.get("unitPrice"):
+                pass  # price changes of existing periods come from adjustments only
+            self._persist()
+            return int(item_id)
+
+    def delete(self, entity: str, item_id: int, *, parent_id: int | None = None) -> int:
+        """Delete (only routed for entities Autotask lets you delete)."""
+        edef = self.defs[entity]
+        with self.lock:
+            self._require_permission(entity, "delete")
+            current = self._rows(entity).get(item_id)
+            if current is None or not self._under_parent(entity, current, parent_id):
+                raise EmulatorError(500, [f"{edef.singular} with id {item_id} was not found."])
+            if entity == "ContractCharges" and current.get("isBilled"):
+                raise EmulatorError(500, ["A contract charge that has been billed cannot be deleted."])
+            if entity == "Contacts":
+                for contract in self._rows("Contracts").values():
+                    if contract.get("contactID") == item_id:
+                        raise EmulatorError(
+                            500, ["The contact is referenced by a contract and cannot be deleted."]
+                        )
+            del self._rows(entity)[item_id]
+            self._persist()
+            return item_id
+
+    # ----- contract service adjustments --------------------------------------------------------
+    def _adjust(self, edef: EntityDef, body: dict[str, Any], parent_id: int | None) -> int:
+        values = self._writable(edef, body)
+        self._apply_parent(edef, values, parent_id)
+        record = seed.blank("ContractServiceAdjustments")
+        record.update(values)
+        self._validate(edef, record, set(values))
+        contract = self._contract(record["contractID"])
+        self._require_recurring(contract)
+        effective = parse_datetime(record["effectiveDate"]).date()
+        start = parse_datetime(contract["startDate"]).date()
+        end = parse_datetime(contract["endDate"]).date()
+        if not start <= effective <= end:
+            raise EmulatorError(
+                500, ["The effective date must fall within the contract's start and end dates."]
+            )
+        services = self._rows("ContractServices")
+        cs: dict[str, Any] | None = None
+        if record.get("contractServiceID") is not None:
+            cs = services.get(record["contractServiceID"])
+            if cs is None or cs["contractID"] != contract["id"]:
+                raise EmulatorError(500, ["contractServiceID does not belong to this contract."])
+        elif record.get("serviceID") is not None:
+            if not record.get("allowRepeatService"):
+                cs = next(
+                    (
+                        s
+                        for k, s in sorted(services.items())
+                        if s["contractID"] == contract["id"] and s["serviceID"] == record["serviceID"]
+                    ),
+                    None,
+                )
+        else:
+            raise EmulatorError(500, ["Either serviceID or contractServiceID is required."])
+        change = int(record["unitChange"])
+        if cs is not None:
+            events = self.state["unit_events"].get(cs["id"], [])
+            if any(e["effective"] == effective.isoformat() and e.get("adjustment_id") for e in events):
+                raise EmulatorError(
+                    500, ["An adjustment for this contract service and effective date already exists."]
+                )
+            trial = [*self._events(cs["id"]), UnitEvent(effective, change, None, None)]
+            running = 0
+            for event in sorted(trial, key=lambda e: e.effective):
+                running += event.unit_change
+                if running < 0:
+                    raise EmulatorError(
+                        500, ["The adjustment would leave the contract service with negative units."]
+                    )
+            price = record.get("adjustedUnitPrice")
+            cost = record.get("adjustedUnitCost")
+        else:
+            service = self._rows("Services").get(record["serviceID"])
+            if service is None:
+                raise EmulatorError(
+                    500,
+                    ["Reference value on field: serviceID of type: Service does not exist or is invalid."],
+                )
+            if change < 0:
+                raise EmulatorError(
+                    500, ["The adjustment would leave the contract service with negative units."]
+                )
+            price = record.get("adjustedUnitPrice")
+            cost = record.get("adjustedUnitCost")
+            cs = seed.blank("ContractServices")
+            cs.update(
+                contractID=contract["id"],
+                serviceID=service["id"],
+                unitPrice=price if price is not None else service.get("unitPrice"),
+                unitCost=cost if cost is not None else service.get("unitCost"),
+                invoiceDescription=service.get("invoiceDescription"),
+                quoteItemID=record.get("quoteItemID"),
+            )
+            cs["id"] = self._next_id("ContractServices")
+            self._derive("ContractServices", cs)
+            services[cs["id"]] = cs
+            if price is None:
+                price = cs["unitPrice"]
+            if cost is None:
+                cost = cs["unitCost"]
+        adj_id = self._next_id("ContractServiceAdjustments")
+        record["id"] = adj_id
+        record["contractServiceID"] = cs["id"]
+        record["serviceID"] = cs["serviceID"]
+        self.state["adjustments"][adj_id] = record
+        if price is not None:
+            cs["unitPrice"] = price
+        if cost is not None:
+            cs["unitCost"] = cost
+        self._derive("ContractServices", cs)
+        self._add_unit_event(cs, contract, change, adj_id, effective=effective, price=price, cost=cost)
+        self._persist()
+        return adj_id
+
+    def _events(self, cs_id: int) -> list[UnitEvent]:
+        return [
+            UnitEvent(date.fromisoformat(e["effective"]), e["unit_change"], e["unit_price"], e["unit_cost"])
+            for e in self.state["unit_events"].get(cs_id, [])
+        ]
+
+    def _add_unit_event(
+        self,
+        cs: dict[str, Any],
+        contract: dict[str, Any],
+        change: int,
+        adjustment_id: int | None,
+        *,
+        effective: date | None = None,
+        price: float | None = None,
+        cost: float | None = None,
+    ) -> None:
+        start = parse_datetime(contract["startDate"]).date()
+        event = {
+            "effective": (effective or start).isoformat(),
+            "unit_change": change,
+            "unit_price": price if price is not None else cs.get("unitPrice"),
+            "unit_cost": cost if cost is not None else cs.get("unitCost"),
+            "adjustment_id": adjustment_id,
+        }
+        self.state["unit_events"].setdefault(cs["id"], []).append(event)
+        self._rebuild_units(cs, contract)
+
+    def _period_months(self, cs: dict[str, Any], contract: dict[str, Any]) -> int:
+        service = self._rows("Services").get(cs["serviceID"]) or {}
+        for entity, field, value in (
+            ("Services", "periodType", service.get("periodType")),
+            ("Contracts", "contractPeriodType", contract.get("contractPeriodType")),
+        ):
+            for option in self.picklist(entity, field):
+                if value is not None and int(option["value"]) == value:
+                    months = seed.PERIOD_MONTHS.get(option["label"], 1)
+                    if months:
+                        return months
+        return 1
+
+    def _rebuild_units(self, cs: dict[str, Any], contract: dict[str, Any]) -> None:
+        units = self._rows("ContractServiceUnits")
+        existing = {r["startDate"]: k for k, r in units.items() if r["contractServiceID"] == cs["id"]}
+        for key in existing.values():
+            del units[key]
+        rows = compute_rows(
+            self._events(cs["id"]),
+            parse_datetime(contract["startDate"]).date(),
+            parse_datetime(contract["endDate"]).date(),
+            self._period_months(cs, contract),
+        )
+        service = self._rows("Services").get(cs["serviceID"]) or {}
+        for row in rows:
+            row_id = existing.get(row["startDate"]) or self._next_id("ContractServiceUnits")
+            record = seed.blank("ContractServiceUnits")
+            record.update(
+                id=row_id,
+                contractID=contract["id"],
+                contractServiceID=cs["id"],
+                serviceID=cs["serviceID"],
+                startDate=row["startDate"],
+                endDate=row["endDate"],
+                units=row["units"],
+                price=row["price"],
+                internalCurrencyPrice=row["price"],
+                cost=row["cost"],
+                vendorCompanyID=service.get("vendorCompanyID"),
+            )
+            units[row_id] = record
