@@ -106,8 +106,8 @@ def test_condition_limit_counts_each_in_value() -> None:
 
 def test_empty_filter_means_every_record() -> None:
     # Autotask answers a query without a filter with a 500.
-    assert [f.to_json() for f in normalize_filter(None)] == [{"op": "gt", "field": "id", "value": 0}]
-    assert [f.to_json() for f in normalize_filter([])] == [{"op": "gt", "field": "id", "value": 0}]
+    assert [f.to_json() for f in normalize_filter(None)] == [{"op": "gte", "field": "id", "value": 0}]
+    assert [f.to_json() for f in normalize_filter([])] == [{"op": "gte", "field": "id", "value": 0}]
 
 
 def test_query_body_include_fields_and_max_records() -> None:

@@ -86,14 +86,6 @@ def clear_caches() -> None:
         _METADATA_CACHE.clear()
 
 
-def _endpoint_of(url: str) -> str:
-    """The endpoint a URL addresses: the first path segment after ``/V1.0/`` (e.g. ``Contracts``)."""
-    lowered = url.lower()
-    idx = lowered.find("v1.0/")
-    rest = url[idx + 5 :] if idx >= 0 else url
-    return rest.split("?", 1)[0].split("/", 1)[0] or "root"
-
-
 class AutotaskClient:
     """Synchronous, thread-safe client of one Autotask API user.
 
@@ -338,8 +330,10 @@ class AutotaskClient:
         if delay > 0:
             self._sleep(delay)
         write = verb in WRITE_VERBS
+        # Autotask counts concurrency per integration code and endpoint (the entity's route, child routes
+        # included under the child entity); keying on the entity matches that.
         with ENDPOINT_LIMITER.slot(
-            self.credentials.integration_code, _endpoint_of(url), self.max_in_flight_per_endpoint
+            self.credentials.integration_code, entity, self.max_in_flight_per_endpoint
         ):
             self.stats.record(entity, verb)
             self._usage.record()

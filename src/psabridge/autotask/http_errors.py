@@ -8,6 +8,7 @@ an ``errors`` list, whose wording decides between "you sent something wrong", "y
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from psabridge.autotask.errors import (
     AutotaskPermissionError,
     AutotaskServerError,
     AutotaskValidationError,
+    BudgetExhaustedError,
     NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
@@ -28,6 +30,9 @@ from psabridge.autotask.errors import (
 
 THREAD_LIMIT_CODE = "itgenatr005"
 _THREAD_LIMIT_HINTS = (THREAD_LIMIT_CODE, "thread limit", "concurrent request", "too many requests")
+#: Wording of the answer when the whole database is over its hourly threshold (not a thread limit):
+#: retrying within seconds is pointless, the caller must pause.
+_BLOCKED_HINTS = ("request threshold", "requests per hour", "threshold has been exceeded")
 _PERMISSION_HINTS = (
     "permission",
     "not authorized",
@@ -105,6 +110,13 @@ def error_for_response(
     messages = error_messages(response)
     detail = "; ".join(messages) or response.reason_phrase or "no details"
     common: dict[str, Any] = {"status_code": status, "entity": entity, "verb": verb, "messages": messages}
+    if status == 429 and _has(messages, _BLOCKED_HINTS):
+        wait = retry_after_seconds(response) or 60.0
+        return BudgetExhaustedError(
+            f"the tenant's hourly API threshold is exceeded: {detail}",
+            resume_at=datetime.now(UTC) + timedelta(seconds=wait),
+            **common,
+        )
     if status == 429 or _has(messages, _THREAD_LIMIT_HINTS):
         return RateLimitError(
             f"Autotask rate/thread limit: {detail}", retry_after=retry_after_seconds(response), **common

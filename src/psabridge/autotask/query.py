@@ -167,7 +167,7 @@ def parse_filter(raw: Filter | dict[str, Any]) -> Filter:
 def normalize_filter(spec: FilterInput) -> list[Filter]:
     """A validated list of top-level filter items (implicitly AND-ed by Autotask).
 
-    ``None`` or an empty list means "every record", expressed as ``id gt 0`` because Autotask answers
+    ``None`` or an empty list means "every record", expressed as ``id gte 0`` because Autotask answers
     a query without a filter with a 500.
     """
     if spec is None:
@@ -293,8 +293,8 @@ class F:
 
     @staticmethod
     def all() -> Condition:
-        """Every record (``id gt 0``): Autotask needs *some* filter."""
-        return Condition("gt", "id", 0)
+        """Every record (``id gte 0``; id 0 is the tenant's own company): Autotask needs *some* filter."""
+        return Condition("gte", "id", 0)
 
 
 __all__ = [
