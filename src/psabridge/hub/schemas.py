@@ -7,11 +7,19 @@ tenancy, quantities). ``extra="forbid"`` makes a misspelt or read-only field an 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from psabridge.hub.validation import ExternalId, Money, Name, Phone
 
@@ -28,6 +36,14 @@ ShortText = Annotated[str, Field(max_length=100)]
 LongText = Annotated[str, Field(max_length=200)]
 Reason = Annotated[str, Field(max_length=500)]
 T = TypeVar("T")
+
+
+def _as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every timestamp we store is UTC, so say so in the output."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+Timestamp = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class _In(BaseModel):
@@ -98,8 +114,8 @@ class AccountPublic(_Out):
     owner_email: str | None
     primary_contact_id: int | None
     status: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 # --- Contacts -------------------------------------------------------------------------------------------
@@ -140,8 +156,8 @@ class ContactPublic(_Out):
     email: str | None
     phone: str | None
     is_active: bool
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 # --- Products -------------------------------------------------------------------------------------------
@@ -186,8 +202,8 @@ class ProductPublic(_Out):
     unit_cost: Money | None
     is_active: bool
     description: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 # --- Billing contracts ----------------------------------------------------------------------------------
@@ -235,8 +251,8 @@ class BillingContractPublic(_Out):
     end_date: date | None
     status: str
     setup_fee: Money | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 # --- Subscriptions --------------------------------------------------------------------------------------
@@ -288,8 +304,8 @@ class SubscriptionPublic(_Out):
     start_date: date
     end_date: date | None
     status: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 # --- License change logs --------------------------------------------------------------------------------
@@ -348,8 +364,8 @@ class LicenseChangeLogPublic(_Out):
     status: str
     is_refund: bool
     refund_amount: Money | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 # --- Organizations, tokens, reports ---------------------------------------------------------------------
@@ -357,7 +373,7 @@ class OrganizationPublic(_Out):
     id: int
     name: str
     slug: str
-    created_at: datetime
+    created_at: Timestamp
 
 
 class MismatchPublic(BaseModel):

@@ -25,7 +25,9 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.state.sessionmaker = make_sessionmaker(engine)
 
     from psabridge.hub.api import router as hub_router
+    from psabridge.web.problems import install_problem_handlers
 
+    install_problem_handlers(app)
     app.include_router(hub_router, prefix="/api/v1")
 
     from psabridge.sync.api import router as sync_router

@@ -1,0 +1,307 @@
+"""Checking an import before anything is written: every row against its schema, every reference by
+external id (to the database or to the file itself), and the domain rules. All problems are collected,
+each with its line, so the user fixes the file once instead of one error per attempt."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from psabridge.hub import rules
+from psabridge.hub.errors import FieldError, ImportFailed
+from psabridge.hub.imports.formats import Upload
+from psabridge.hub.imports.types import RECORD_TYPES, RecordType
+from psabridge.hub.records import label
+
+#: Existing records of one type: external id -> column values (including ``id``).
+Snapshot = dict[str, dict[str, Any]]
+
+
+@dataclass
+class ValidRow:
+    line: int
+    row: BaseModel
+    values: dict[str, Any]
+
+    @property
+    def external_id(self) -> str:
+        return str(self.values["external_id"])
+
+
+@dataclass
+class CheckedImport:
+    """A file that passed every check: valid rows per type and the database state they were checked on."""
+
+    name: str
+    rows: dict[str, list[ValidRow]]
+    existing: dict[str, Snapshot]
+    #: subscription external ids that have license change logs in this file
+    subscriptions_with_logs: set[str] = field(default_factory=set)
+
+
+def load_snapshot(session: Session, organization_id: int, record_type: RecordType) -> Snapshot:
+    table = record_type.model.__table__
+    result = session.execute(select(table).where(table.c.organization_id == organization_id)).mappings()
+    return {row["external_id"]: dict(row) for row in result}
+
+
+def _schema_errors(exc: ValidationError, line: int) -> list[FieldError]:
+    errors = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "row"
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        if err.get("type") == "extra_forbidden":
+            message = "unknown column"
+        errors.append(FieldError(loc, message, line))
+    return errors
+
+
+class Checker:
+    def __init__(self, session: Session, organization_id: int, upload: Upload) -> None:
+        self.session = session
+        self.organization_id = organization_id
+        self.upload = upload
+        self.errors: list[FieldError] = []
+        self.rows: dict[str, list[ValidRow]] = {}
+        self.failed: dict[str, set[str]] = defaultdict(set)
+        self.existing: dict[str, Snapshot] = {}
+        self.in_file: dict[str, dict[str, ValidRow]] = {}
+
+    def error(self, line: int, field_name: str, message: str) -> None:
+        self.errors.append(FieldError(field_name, message, line))
+
+    def check(self) -> CheckedImport:
+        present = [name for name in RECORD_TYPES if self.upload.sections.get(name)]
+        unknown = set(self.upload.sections) - set(RECORD_TYPES)
+        for name in sorted(unknown):
+            self.error(self.upload.sections[name][0].line, "type", f"unknown record type {name!r}")
+        if not present and not unknown:
+            raise ImportFailed(
+                f"{self.upload.name}: no records to import", [FieldError("file", "no records to import")]
+            )
+        for name in present:
+            self._validate_rows(RECORD_TYPES[name])
+        needed = set(present) | {ref[0] for name in present for ref in RECORD_TYPES[name].refs.values()}
+        if "account" in present:
+            needed.add("contact")
+        if "subscription" in present:
+            needed.add("product")
+        for name in RECORD_TYPES:
+            if name in needed:
+                self.existing[name] = load_snapshot(self.session, self.organization_id, RECORD_TYPES[name])
+        for name in present:
+            self._check_references(RECORD_TYPES[name])
+        self._check_rules()
+        if self.errors:
+            self.errors.sort(key=lambda e: (e.line or 0, e.field))
+            raise ImportFailed(
+                f"{self.upload.name}: {len(self.errors)} problem(s); nothing was imported.", self.errors
+            )
+        logs = self.rows.get("license_change_log", [])
+        return CheckedImport(
+            self.upload.name,
+            self.rows,
+            self.existing,
+            {str(r.values["subscription_external_id"]) for r in logs},
+        )
+
+    # --- per row ------------------------------------------------------------------------------------
+    def _validate_rows(self, record_type: RecordType) -> None:
+        valid: list[ValidRow] = []
+        seen: dict[str, int] = {}
+        for raw in self.upload.sections[record_type.name]:
+            try:
+                row = record_type.row_schema.model_validate(raw.data)
+            except ValidationError as exc:
+                self.errors.extend(_schema_errors(exc, raw.line))
+                ext = raw.data.get("external_id")
+                if isinstance(ext, str):
+                    self.failed[record_type.name].add(ext)
+                continue
+            values = row.model_dump()
+            ext = str(values["external_id"])
+            if ext in seen:
+                self.error(
+                    raw.line, "external_id", f"{ext!r} appears twice in the file (first on line {seen[ext]})"
+                )
+                continue
+            seen[ext] = raw.line
+            valid.append(ValidRow(raw.line, row, values))
+        self.rows[record_type.name] = valid
+        self.in_file[record_type.name] = {r.external_id: r for r in valid}
+
+    def _check_references(self, record_type: RecordType) -> None:
+        for row in self.rows[record_type.name]:
+            for field_name, (target, _column) in record_type.refs.items():
+                ext = row.values[field_name]
+                if ext in self.in_file.get(target, {}) or ext in self.existing[target]:
+                    continue
+                if ext in self.failed.get(target, set()):
+                    continue  # that row's own errors are reported already
+                self.error(
+                    row.line,
+                    field_name,
+                    f"no {label(RECORD_TYPES[target].model)} with external id {ext!r} "
+                    "in this organization or this file",
+                )
+
+    # --- domain rules -------------------------------------------------------------------------------
+    def attrs(self, type_name: str, ext: str) -> dict[str, Any] | None:
+        """A record's values as they will be after the import (file row, else database)."""
+        row = self.in_file.get(type_name, {}).get(ext)
+        if row is not None:
+            return row.values
+        return self.existing.get(type_name, {}).get(ext)
+
+    def _existing_id(self, type_name: str, ext: str) -> int | None:
+        record = self.existing.get(type_name, {}).get(ext)
+        return None if record is None else int(record["id"])
+
+    def _check_rules(self) -> None:
+        self._check_fixed_columns()
+        self._check_accounts()
+        self._check_contacts()
+        self._check_subscriptions()
+        self._check_logs()
+
+    def _check_fixed_columns(self) -> None:
+        for name, rows in self.rows.items():
+            record_type = RECORD_TYPES[name]
+            for row in rows:
+                old = self.existing[name].get(row.external_id)
+                if old is None:
+                    continue
+                for field_name, (target, column) in record_type.refs.items():
+                    if (
+                        column in record_type.fixed
+                        and self._existing_id(target, row.values[field_name]) != old[column]
+                    ):
+                        self.error(
+                            row.line, field_name, f"cannot change for an existing {label(record_type.model)}"
+                        )
+                for column in record_type.fixed - {c for _t, c in record_type.refs.values()}:
+                    if row.values[column] != old[column]:
+                        self.error(
+                            row.line, column, f"cannot change for an existing {label(record_type.model)}"
+                        )
+
+    def _check_accounts(self) -> None:
+        for row in self.rows.get("account", []):
+            contact_ext = row.values.get("primary_contact_external_id")
+            if contact_ext is None:
+                continue
+            contact = self.attrs("contact", contact_ext)
+            if contact is None:
+                self.error(
+                    row.line, "primary_contact_external_id", f"no contact with external id {contact_ext!r}"
+                )
+                continue
+            owner = contact.get("account_external_id")
+            if owner is None:  # a database contact: compare ids
+                account_id = self._existing_id("account", row.external_id)
+                if account_id is None or contact["account_id"] != account_id:
+                    owner = "another account"
+                else:
+                    owner = row.external_id
+            if owner != row.external_id:
+                self.error(row.line, "primary_contact_external_id", "must be a contact of this account")
+
+    def _check_contacts(self) -> None:
+        primary: dict[str, int] = {}
+        for row in self.rows.get("contact", []):
+            if not row.values.get("is_primary"):
+                continue
+            account = row.values["account_external_id"]
+            if account in primary:
+                self.error(
+                    row.line,
+                    "is_primary",
+                    f"account {account!r} already has a primary contact on line {primary[account]}",
+                )
+            primary[account] = row.line
+
+    def _check_subscriptions(self) -> None:
+        for row in self.rows.get("subscription", []):
+            contract = self.attrs("billing_contract", row.values["billing_contract_external_id"])
+            if contract is None:
+                continue
+            for err in rules.subscription_dates(
+                row.values["start_date"], row.values["end_date"], contract["start_date"], contract["end_date"]
+            ):
+                self.error(row.line, err.field, err.message)
+        for row in self.rows.get("billing_contract", []):
+            old = self.existing["billing_contract"].get(row.external_id)
+            if old is None or row.values["start_date"] <= old["start_date"]:
+                continue
+            starts: list[date] = [
+                s["start_date"]
+                for ext, s in self.existing.get("subscription", {}).items()
+                if s["billing_contract_id"] == old["id"] and ext not in self.in_file.get("subscription", {})
+            ]
+            starts += [
+                s.values["start_date"]
+                for s in self.rows.get("subscription", [])
+                if s.values["billing_contract_external_id"] == row.external_id
+            ]
+            for err in rules.contract_start_change(row.values["start_date"], min(starts, default=None)):
+                self.error(row.line, err.field, err.message)
+
+    def _check_logs(self) -> None:
+        rows = self.rows.get("license_change_log", [])
+        if not rows:
+            return
+        existing_logs = self.existing["license_change_log"]
+        subs_in_file = self.in_file.get("subscription", {})
+        delta: dict[str, int] = defaultdict(int)
+        for row in rows:
+            sub_ext = row.values["subscription_external_id"]
+            sub = self.attrs("subscription", sub_ext)
+            if sub is not None:
+                for err in rules.log_date(row.values["effective_date"], sub["start_date"]):
+                    self.error(row.line, err.field, err.message)
+            old = existing_logs.get(row.external_id)
+            if old is None:
+                if row.values["status"] == "active":
+                    delta[sub_ext] += row.values["quantity_after"] - row.values["quantity_before"]
+                continue
+            sub_id = self._existing_id("subscription", sub_ext)
+            if old["subscription_id"] != sub_id:
+                self.error(
+                    row.line, "subscription_external_id", "cannot change for an existing license change log"
+                )
+            for column in (
+                "effective_date",
+                "quantity_before",
+                "quantity_after",
+                "unit_price",
+                "reason",
+                "is_refund",
+                "refund_amount",
+            ):
+                if row.values[column] != old[column]:
+                    self.error(
+                        row.line,
+                        column,
+                        "license change logs are never edited: archive this one and add a new one",
+                    )
+            if old["status"] == "archived" and row.values["status"] == "active":
+                self.error(row.line, "status", "an archived license change log cannot be made active again")
+            elif old["status"] == "active" and row.values["status"] == "archived":
+                delta[sub_ext] -= old["quantity_after"] - old["quantity_before"]
+        for sub_ext, change in delta.items():
+            if sub_ext in subs_in_file:
+                continue  # the file states the subscription's quantity itself
+            sub = self.existing["subscription"].get(sub_ext)
+            if sub is not None and sub["quantity"] + change < 0:
+                line = next(r.line for r in rows if r.values["subscription_external_id"] == sub_ext)
+                self.error(
+                    line,
+                    "quantity_after",
+                    f"these logs would take subscription {sub_ext!r} below 0 seats ({sub['quantity']} {change:+d})",
+                )
