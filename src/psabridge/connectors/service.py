@@ -1,0 +1,470 @@
+"""The Autotask connector's use cases: save tested credentials, build a client, validate and save settings.
+
+The web pages, the REST API and the sync engine all go through here, so a rule (credentials are tested
+before they are stored; a setting must exist and be active in the tenant; Manufacturers need a saved
+Default Vendor Type) holds no matter where a change comes from. A failed attempt never changes what was
+saved: every check runs before the row is touched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from psabridge.autotask import AutotaskClient, AutotaskCredentials, RetryPolicy, ZoneInfo
+from psabridge.autotask.errors import AutotaskError
+from psabridge.config import Settings, get_settings
+from psabridge.connectors import options as opts
+from psabridge.connectors import permissions
+from psabridge.connectors.errors import (
+    ConnectorError,
+    SettingsValidationError,
+    explain_api_error,
+    explain_zone_error,
+)
+from psabridge.connectors.models import Connector, ConnectorKind, ConnectorStatus
+from psabridge.connectors.settings import AutotaskConnectorSettings, BillingFrequency
+from psabridge.security.crypto import SecretBox
+
+log = logging.getLogger(__name__)
+
+CONNECTOR_NAME = "datto | Autotask"
+RECURRING_SERVICE_LABEL = "Recurring Service"
+CREDENTIAL_TEST_TIMEOUT = 20.0
+
+# Recommended choices (by label), preselected on the settings form while a setting is still empty.
+RECOMMENDED_LABELS: dict[str, tuple[str, ...]] = {
+    "default_company_type": ("Customer",),
+    "default_contract_type": (RECURRING_SERVICE_LABEL,),
+    "default_vendor_type": ("Vendor",),
+}
+RECOMMENDED_PERIODS: dict[BillingFrequency, tuple[str, ...]] = {
+    BillingFrequency.MONTHLY: ("Monthly",),
+    BillingFrequency.QUARTERLY: ("Quarterly",),
+    BillingFrequency.SEMI_ANNUAL: ("Semi-Annual", "Semi-Annually", "Semiannual"),
+    BillingFrequency.ANNUAL: ("Yearly", "Annual", "Annually"),
+    BillingFrequency.TRIENNIAL: ("Triennial", "3 Years"),
+}
+
+# Which option list each single-valued setting must come from.
+SETTING_OPTION_KEYS: dict[str, str] = {
+    "default_charge_type": "charge_types",
+    "default_company_type": "company_types",
+    "default_billing_preference": "billing_preferences",
+    "default_contract_type": "contract_types",
+    "default_vendor_type": "company_types",
+    "default_owner_resource_id": opts.RESOURCES,
+    "default_refund_product_id": opts.PRODUCTS,
+    "product_billing_code_id": opts.PRODUCT_BILLING_CODES,
+    "service_billing_code_id": opts.SERVICE_BILLING_CODES,
+}
+
+# Setting names as the Admin Hub shows them (used in messages).
+SETTING_LABELS: dict[str, str] = {
+    "allow_duplicated_services": "Allow Duplicated Services",
+    "time_reporting_requires_start_and_stop_times": "Time Reporting Requires Start and Stop Times",
+    "setup_fee_enabled": "Setup Fee",
+    "setup_fee_billing_code_id": "Setup Fee billing code",
+    "default_charge_type": "Default Charge Type",
+    "default_company_type": "Default Company Type",
+    "default_billing_preference": "Default Billing Preference",
+    "default_contract_type": "Default Contract Type",
+    "default_vendor_type": "Default Vendor Type",
+    "default_owner_resource_id": "Default Owner Source",
+    "owner_source": "Default Owner Source",
+    "default_refund_product_id": "Default Refund Product",
+    "product_billing_code_id": "Billing Codes for Products",
+    "service_billing_code_id": "Billing Codes for Services",
+    "billing_frequencies": "Billing Frequencies",
+    "manufacturers": "Manufacturers",
+}
+
+
+# --- reading -------------------------------------------------------------------------------------------
+
+
+def get_autotask_connector(session: Session, organization_id: int) -> Connector | None:
+    """The organization's Autotask connector, if it has one."""
+    return session.scalar(
+        select(Connector).where(
+            Connector.organization_id == organization_id, Connector.kind == ConnectorKind.AUTOTASK.value
+        )
+    )
+
+
+def list_connectors(session: Session, organization_id: int) -> list[Connector]:
+    """Every connector of the organization (the Integrations tab)."""
+    return list(
+        session.scalars(
+            select(Connector).where(Connector.organization_id == organization_id).order_by(Connector.id)
+        )
+    )
+
+
+def get_connector(session: Session, organization_id: int, connector_id: int) -> Connector | None:
+    """A connector by id, only if it belongs to ``organization_id`` (others are invisible, not forbidden)."""
+    return session.scalar(
+        select(Connector).where(Connector.id == connector_id, Connector.organization_id == organization_id)
+    )
+
+
+def connector_settings(connector: Connector) -> AutotaskConnectorSettings:
+    """The saved settings of ``connector`` (defaults for what was never saved)."""
+    return AutotaskConnectorSettings.model_validate(connector.settings_json or {})
+
+
+def build_client(connector: Connector, app_settings: Settings, **client_options: object) -> AutotaskClient:
+    """An Autotask client for the connector's tenant, with the stored secret decrypted in memory only."""
+    secret = SecretBox.from_settings(app_settings).decrypt(connector.secret_encrypted)
+    credentials = AutotaskCredentials(
+        username=connector.username, secret=secret, integration_code=connector.integration_code
+    )
+    return AutotaskClient(
+        credentials,
+        base_url=connector.api_url or None,
+        zone_url=app_settings.autotask_zone_url,
+        **client_options,  # type: ignore[arg-type]
+    )
+
+
+# --- credentials -------------------------------------------------------------------------------------
+
+
+# Setup is interactive: a person waits for Save, so fail fast instead of the sync engine's long backoff.
+SETUP_RETRY = RetryPolicy(max_attempts=2, initial_wait=0.2, max_wait=1.0, max_retry_after=2.0)
+# zoneInformation takes no authentication; the client still wants complete credentials to exist.
+_ZONE_ONLY = "zone-discovery-only"
+
+
+def discover_zone(
+    username: str, app_settings: Settings, *, timeout: float = CREDENTIAL_TEST_TIMEOUT, refresh: bool = False
+) -> ZoneInfo:
+    """The zone of ``username`` through the server's zone-discovery address, or a ConnectorError."""
+    username = username.strip()
+    if not username:
+        raise ConnectorError("Enter the Username of the Autotask API user.", field="username")
+    probe = AutotaskClient(
+        AutotaskCredentials(username=username, secret=_ZONE_ONLY, integration_code=_ZONE_ONLY),
+        zone_url=app_settings.autotask_zone_url,
+        timeout=timeout,
+        retry=SETUP_RETRY,
+    )
+    try:
+        return probe.discover_zone(refresh=refresh)
+    except AutotaskError as exc:
+        raise explain_zone_error(exc, username, app_settings.autotask_zone_url) from exc
+    finally:
+        probe.close()
+
+
+def test_credentials(
+    username: str,
+    secret: str,
+    integration_code: str,
+    app_settings: Settings,
+    *,
+    timeout: float = CREDENTIAL_TEST_TIMEOUT,
+) -> ZoneInfo:
+    """Discover the zone, log in, and probe the permissions the connector needs; the ZoneInfo on success.
+
+    Autotask reports a missing permission on reads as an empty result, not an error, so a bare login
+    would let a connector be saved that cannot work; the probes (about twenty cheap, harmless calls,
+    once per Save) catch that here and name the permission.
+    """
+    zone = discover_zone(username, app_settings, timeout=timeout, refresh=True)
+    client = AutotaskClient(
+        AutotaskCredentials(username=username.strip(), secret=secret, integration_code=integration_code),
+        base_url=zone.url,
+        zone_url=app_settings.autotask_zone_url,
+        timeout=timeout,
+        retry=SETUP_RETRY,
+    )
+    try:
+        report = permissions.check_permissions(client)
+    except AutotaskError as exc:
+        raise explain_api_error(exc, action="test the credentials") from exc
+    finally:
+        client.close()
+    if not report.login_ok:
+        raise ConnectorError(
+            f"The API user may not use the Web Services API: {report.login_detail}", field="username"
+        )
+    if report.missing:
+        raise ConnectorError(
+            "The credentials work, but the API user's security level is missing: "
+            + "; ".join(report.missing)
+            + ". Grant these in Autotask (see How to create the Autotask API user), then save again."
+        )
+    if report.failed:
+        details = "; ".join(r.detail for r in report.failed)
+        raise ConnectorError(
+            f"Autotask answered with an error while the credentials were tested: {details}. Nothing was "
+            "saved; try again later.",
+            upstream=True,
+        )
+    return zone
+
+
+def create_or_update_connector(
+    session: Session,
+    organization_id: int,
+    *,
+    username: str,
+    secret: str,
+    integration_code: str,
+    app_settings: Settings,
+    timeout: float = CREDENTIAL_TEST_TIMEOUT,
+    expected_api_url: str | None = None,
+) -> Connector:
+    """Test the credentials live, then store them (secret encrypted). Nothing is stored if the test fails.
+
+    An empty ``secret`` on an existing connector keeps the stored one ("leave blank to keep").
+    ``expected_api_url`` is the Environment the user confirmed on the form: if the zone discovered now
+    differs, nothing is saved and the user confirms again.
+    """
+    username = username.strip()
+    integration_code = integration_code.strip()
+    existing = get_autotask_connector(session, organization_id)
+    box = SecretBox.from_settings(app_settings)
+    if not username:
+        raise ConnectorError("Enter the Username of the Autotask API user.", field="username")
+    if not integration_code:
+        raise ConnectorError(
+            "Enter the Integration Code (the API user's API tracking identifier).", field="integration_code"
+        )
+    if not secret:
+        if existing is None:
+            raise ConnectorError("Enter the Password (the API user's secret).", field="secret")
+        secret = box.decrypt(existing.secret_encrypted)
+
+    zone = test_credentials(username, secret, integration_code, app_settings, timeout=timeout)
+    if expected_api_url is not None and expected_api_url.rstrip("/") != str(zone.url).rstrip("/"):
+        raise ConnectorError(
+            f"The Environment of '{username}' is now {zone.zone_name} ({zone.url}), not the one confirmed. "
+            "Check it and save again.",
+            field="environment",
+        )
+
+    connector = existing or Connector(
+        organization_id=organization_id,
+        kind=ConnectorKind.AUTOTASK.value,
+        name=CONNECTOR_NAME,
+        settings_json={},
+    )
+    tenant_changed = existing is not None and (existing.username != username or existing.api_url != zone.url)
+    connector.username = username
+    connector.secret_encrypted = box.encrypt(secret)
+    connector.integration_code = integration_code
+    connector.zone_name = str(zone.zone_name)
+    connector.api_url = str(zone.url)
+    connector.web_url = str(zone.web_url or "")
+    connector.status = _status_for(connector_settings(connector))
+    if existing is None:
+        session.add(connector)
+    session.commit()
+    if tenant_changed:
+        opts.clear_options(session, connector)  # cached picklists belong to the old user/tenant
+    log.info(
+        "autotask connector %s saved for organization %s (user %s, zone %s)",
+        connector.id,
+        organization_id,
+        username,
+        connector.zone_name,
+    )
+    return connector
+
+
+def _status_for(settings: AutotaskConnectorSettings) -> str:
+    return ConnectorStatus.SET_UP.value if settings.is_set_up else ConnectorStatus.NEEDS_SETTINGS.value
+
+
+# --- settings ----------------------------------------------------------------------------------------
+
+
+class LazyClient:
+    """Builds the connector's client on first use (cached option lists need none); closes what it built."""
+
+    def __init__(self, connector: Connector, app_settings: Settings) -> None:
+        self._connector = connector
+        self._app_settings = app_settings
+        self._client: AutotaskClient | None = None
+
+    def __call__(self) -> AutotaskClient:
+        if self._client is None:
+            self._client = build_client(self._connector, self._app_settings)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def _lookup(
+    session: Session,
+    connector: Connector,
+    key: str,
+    value: int,
+    factory: Callable[[], AutotaskClient],
+) -> opts.Option | None:
+    """The option ``value`` of list ``key``; re-read once from Autotask if the cache does not have it."""
+    found = opts.find(opts.get_options(session, connector, key, factory), value)
+    if found is None:
+        found = opts.find(opts.get_options(session, connector, key, factory, refresh=True), value)
+    return found
+
+
+def validate_settings(
+    session: Session,
+    connector: Connector,
+    new: AutotaskConnectorSettings,
+    factory: Callable[[], AutotaskClient],
+) -> dict[str, str]:
+    """Every reason ``new`` cannot be saved, by setting name (empty when it can)."""
+    errors: dict[str, str] = {}
+    saved = connector_settings(connector)
+
+    def check(name: str, key: str, value: int | None, what: str) -> opts.Option | None:
+        if value is None:
+            return None
+        option = _lookup(session, connector, key, value, factory)
+        if option is None:
+            errors[name] = f"{what} {value} does not exist in Autotask."
+        elif not option.is_active:
+            errors[name] = f"{what} '{option.label}' is inactive in Autotask."
+        return option
+
+    for name, key in SETTING_OPTION_KEYS.items():
+        chosen = check(name, key, getattr(new, name), "The chosen value")
+        if (
+            name == "default_contract_type"
+            and chosen is not None
+            and name not in errors
+            and chosen.label.strip().lower() != RECURRING_SERVICE_LABEL.lower()
+        ):
+            errors[name] = (
+                f"Contract type '{chosen.label}' cannot hold contract services: only "
+                f"'{RECURRING_SERVICE_LABEL}' contracts can, and every subscription becomes a contract "
+                f"service. Choose '{RECURRING_SERVICE_LABEL}'."
+            )
+
+    if new.setup_fee_billing_code_id is not None:
+        code = new.setup_fee_billing_code_id
+        known = _lookup(session, connector, opts.PRODUCT_BILLING_CODES, code, factory) or _lookup(
+            session, connector, opts.SERVICE_BILLING_CODES, code, factory
+        )
+        if known is None:
+            errors["setup_fee_billing_code_id"] = f"Billing code {code} does not exist in Autotask."
+        elif not known.is_active:
+            errors["setup_fee_billing_code_id"] = f"Billing code '{known.label}' is inactive in Autotask."
+    elif new.setup_fee_enabled:
+        errors["setup_fee_billing_code_id"] = "Choose the billing code used to charge setup fees."
+
+    for frequency, period in new.billing_frequencies.items():
+        option = _lookup(session, connector, "period_types", period, factory)
+        if option is None or not option.is_active:
+            errors["billing_frequencies"] = (
+                f"Period type {period} chosen for {frequency.value} is not an active period type in Autotask."
+            )
+
+    if new.manufacturers:
+        errors.update(_manufacturer_errors(session, connector, saved, new, factory))
+    return errors
+
+
+def _manufacturer_errors(
+    session: Session,
+    connector: Connector,
+    saved: AutotaskConnectorSettings,
+    new: AutotaskConnectorSettings,
+    factory: Callable[[], AutotaskClient],
+) -> dict[str, str]:
+    """The Manufacturers rule: only after Default Vendor Type is saved, and only companies of that type."""
+    vendor_type = saved.default_vendor_type
+    if vendor_type is None:
+        return {
+            "manufacturers": "Manufacturers can be chosen only after Default Vendor Type is saved: save it "
+            "first, then re-open the connector."
+        }
+    if new.default_vendor_type != vendor_type:
+        return {
+            "manufacturers": "Default Vendor Type is being changed: save it first (without Manufacturers), "
+            "then re-open the connector to choose Manufacturers among the companies of the new type."
+        }
+    key = opts.vendors_key(vendor_type)
+    for name, company_id in new.manufacturers.items():
+        if not name.strip():
+            return {"manufacturers": "Each manufacturer needs the manufacturer name used in the billing hub."}
+        option = _lookup(session, connector, key, company_id, factory)
+        if option is None:
+            return {
+                "manufacturers": f"Company {company_id} chosen for '{name}' is not an active company of the "
+                "saved Default Vendor Type in Autotask."
+            }
+    return {}
+
+
+def save_settings(
+    session: Session,
+    connector: Connector,
+    settings: AutotaskConnectorSettings,
+    *,
+    app_settings: Settings | None = None,
+    client_factory: Callable[[], AutotaskClient] | None = None,
+) -> None:
+    """Validate ``settings`` against the tenant and save them; refuse with every reason, saving nothing."""
+    app_settings = app_settings or get_settings()
+    lazy = LazyClient(connector, app_settings)
+    try:
+        errors = validate_settings(session, connector, settings, client_factory or lazy)
+    finally:
+        lazy.close()
+    if errors:
+        raise SettingsValidationError(errors)
+    connector.settings_json = settings.model_dump(mode="json")
+    connector.status = _status_for(settings)
+    session.commit()
+    log.info("autotask connector %s settings saved (status %s)", connector.id, connector.status)
+
+
+def suggested_settings(
+    saved: AutotaskConnectorSettings, option_lists: dict[str, list[opts.Option]]
+) -> AutotaskConnectorSettings:
+    """``saved`` with the recommended values filled in where nothing is chosen yet (for preselection)."""
+    updates: dict[str, object] = {}
+    for name, labels in RECOMMENDED_LABELS.items():
+        if getattr(saved, name) is None:
+            choice = opts.find_by_label(option_lists.get(SETTING_OPTION_KEYS[name], []), *labels)
+            if choice is not None:
+                updates[name] = choice.value
+    if not saved.billing_frequencies:
+        periods = option_lists.get("period_types", [])
+        mapping: dict[BillingFrequency, int] = {}
+        for frequency, labels in RECOMMENDED_PERIODS.items():
+            choice = opts.find_by_label(periods, *labels)
+            if choice is not None:
+                mapping[frequency] = choice.value
+        if mapping:
+            updates["billing_frequencies"] = mapping
+    return saved.model_copy(update=updates)
+
+
+def load_option_lists(
+    session: Session, connector: Connector, app_settings: Settings
+) -> dict[str, list[opts.Option]]:
+    """Every dropdown list of the settings form (cached), plus the vendor companies of the saved type.
+
+    The vendor list depends on the *saved* Default Vendor Type only: that is the Manufacturers rule.
+    """
+    factory = LazyClient(connector, app_settings)
+    try:
+        lists = {key: opts.get_options(session, connector, key, factory) for key in opts.all_static_keys()}
+        vendor_type = connector_settings(connector).default_vendor_type
+        if vendor_type is not None:
+            lists["vendors"] = opts.get_options(session, connector, opts.vendors_key(vendor_type), factory)
+    finally:
+        factory.close()
+    return lists
