@@ -132,18 +132,21 @@ class AutotaskClient:
         self._explicit_base = normalize_base_url(base_url) if base_url else None
         self._zone_lock = threading.Lock()
         self._usage = TENANT_USAGE.get(f"{credentials.integration_code}|{credentials.username.lower()}")
-        self._headers = {**credentials.headers(), "Accept": "application/json"}
         self._http = httpx.Client(
+            headers={**credentials.headers(), "Accept": "application/json"},
             timeout=timeout,
             transport=transport,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             follow_redirects=False,
         )
+        # Zone discovery is unauthenticated: a separate client so the secret is never sent there.
+        self._zone_http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
 
     # --- lifecycle ------------------------------------------------------------------------------------
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pools."""
         self._http.close()
+        self._zone_http.close()
 
     def __enter__(self) -> AutotaskClient:
         return self
@@ -182,7 +185,7 @@ class AutotaskClient:
     def _fetch_zone(self) -> ZoneInfo:
         self.stats.record("ZoneInformation", "get")
         try:
-            response = self._http.get(
+            response = self._zone_http.get(
                 self.zone_url,
                 params={"user": self.credentials.username},
                 headers={"Accept": "application/json"},
@@ -252,14 +255,22 @@ class AutotaskClient:
             return False
         return isinstance(exc, AutotaskServerError | AutotaskConnectionError)
 
-    def _wait(self, state: tenacity.RetryCallState) -> float:
+    def _backoff(self, attempt: int, exc: BaseException | None) -> float:
+        """Full-jitter exponential backoff for the retry after ``attempt`` failures, at least Retry-After."""
         policy = self.retry_policy
-        cap = min(policy.max_wait, policy.initial_wait * (2 ** (state.attempt_number - 1)))
+        cap = min(policy.max_wait, policy.initial_wait * (2 ** (attempt - 1)))
         wait = random.uniform(policy.initial_wait / 2, max(cap, policy.initial_wait / 2))
-        exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimitError) and exc.retry_after is not None:
             wait = max(wait, min(exc.retry_after, policy.max_retry_after))
         return wait
+
+    def _first_wait(self, exc: BaseException) -> float:
+        log.info("retrying after %s (attempt 1)", type(exc).__name__)
+        return self._backoff(1, exc)
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return self._backoff(state.attempt_number + 1, exc)
 
     def _request_with_retries(
         self,
@@ -280,8 +291,17 @@ class AutotaskClient:
                 "retrying %s %s after %s (attempt %d)", verb, entity, type(exc).__name__, state.attempt_number
             )
 
+        # Fast path: one attempt without building a retry controller (most calls succeed first time).
+        try:
+            return self._send_once(method, path, entity, verb, body, params, parent_id)
+        except AutotaskError as exc:
+            if not self._retryable(exc, write) or self.retry_policy.max_attempts <= 1:
+                raise
+            first = exc
+        self.stats.record_retry()
+        self._sleep(self._first_wait(first))
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(max(1, self.retry_policy.max_attempts)),
+            stop=tenacity.stop_after_attempt(max(1, self.retry_policy.max_attempts - 1)),
             wait=self._wait,
             retry=tenacity.retry_if_exception(lambda e: self._retryable(e, write)),
             sleep=self._sleep,
@@ -338,12 +358,13 @@ class AutotaskClient:
             self.stats.record(entity, verb)
             self._usage.record()
             try:
-                response = self._http.request(method, url, json=body, params=params, headers=self._headers)
+                response = self._http.request(method, url, json=body, params=params)
             except httpx.TransportError as exc:
                 raise error_for_transport(
                     exc, entity=entity, verb=verb, write=write, body=body, parent_id=parent_id
                 ) from None
-        log.debug("%s %s -> %d", method, url.split("?", 1)[0], response.status_code)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s -> %d", method, url.split("?", 1)[0], response.status_code)
         if not 200 <= response.status_code < 300:
             raise error_for_response(
                 response, entity=entity, verb=verb, write=write, body=body, parent_id=parent_id
