@@ -57,6 +57,10 @@ def _register_areas() -> None:
 
     register_sync(app)
 
+    from psabridge.demo import register as register_demo
+
+    register_demo(app)
+
 
 _register_areas()
 
