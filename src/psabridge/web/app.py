@@ -34,6 +34,12 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     app.include_router(sync_router, prefix="/api/v1")
 
+    from psabridge.connectors.api import install as install_connectors_api
+    from psabridge.connectors.pages import router as connectors_pages_router
+
+    install_connectors_api(app)
+    app.include_router(connectors_pages_router)
+
     from psabridge.web.shell import install_web_shell
 
     install_web_shell(app)
