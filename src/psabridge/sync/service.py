@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from psabridge.autotask.errors import BudgetExhaustedError
 from psabridge.config import Settings
 from psabridge.connectors.models import Connector
 from psabridge.connectors.settings import AutotaskConnectorSettings
@@ -288,6 +289,14 @@ def run_sync(
             result, links = _prepare(
                 session, organization_id, connector, settings, client, retry_failed=retry_failed
             )
+        except BudgetExhaustedError as exc:
+            resume = getattr(exc, "resume_at", None)
+            run.status, run.finished_at = "paused", jr.now()
+            run.error = "API budget cap reached before planning finished; run the sync again to resume" + (
+                f" after {resume.isoformat()}" if resume else ""
+            )
+            session.commit()
+            return run
         except Exception as exc:
             run.status, run.error, run.finished_at = "failed", str(exc), jr.now()
             session.commit()
