@@ -342,3 +342,39 @@ def test_registry_and_emulator_agree_on_billing_entities() -> None:
     reg = load_registry()
     for name in ["Companies", "Contacts", "Contracts", "ContractServices", "ContractCharges", "Products"]:
         assert reg.entity(name).supports("query")
+
+
+def test_replace_and_more_parent_routes(emu: Emu, client: AutotaskClient) -> None:
+    cid = client.create("Companies", _company(client, "Replace Co", city="York"))
+    full = {**_company(client, "Replaced Co"), "id": cid}
+    assert client.replace("Companies", full) == cid
+    after = client.get("Companies", cid)
+    assert after is not None and after["companyName"] == "Replaced Co" and after["city"] is None  # PUT clears
+    # ContractCharges: created and deleted through Contracts/{id}/Charges (parent from contractID)
+    contract = next(client.query("Contracts", None, max_records=1))
+    charge_id = client.create(
+        "ContractCharges",
+        {
+            "contractID": contract["id"],
+            "name": "Setup fee",
+            "datePurchased": "2026-02-01T00:00:00",
+            "chargeType": client.picklist_value("ContractCharges", "chargeType", "operational"),
+            "unitQuantity": 1,
+        },
+    )
+    assert client.get("ContractCharges", charge_id) is not None
+    client.delete("ContractCharges", charge_id, parent_id=contract["id"])
+    assert client.get("ContractCharges", charge_id) is None
+    # ProductVendors: through Products/{id}/Vendors
+    product = next(client.query("Products", F.eq("name", "Datto SIRIS 3 Appliance")))
+    vendor = next(client.query("Companies", F.eq("companyName", "Datto")))
+    pv = client.create(
+        "ProductVendors",
+        {"isActive": True, "isDefault": False, "vendorID": vendor["id"]},
+        parent_id=product["id"],
+    )
+    got = client.get("ProductVendors", pv)
+    assert got is not None and got["productID"] == product["id"]
+    calls = emu.calls()["calls"]
+    assert calls["ContractCharges"]["create"] == 1 and calls["ContractCharges"]["delete"] == 1
+    assert calls["ProductVendors"]["create"] == 1

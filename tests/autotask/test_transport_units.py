@@ -195,9 +195,11 @@ def test_rate_limit_surfaces_after_attempts() -> None:
 
 def test_zone_discovery_cached_and_rediscovered_once_after_401() -> None:
     zone = {"n": 0}
+    zone_requests: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         if "zoneInformation" in request.url.path:
+            zone_requests.append(request)
             zone["n"] += 1
             host = "ws1.example" if zone["n"] == 1 else "ws2.example"
             return httpx.Response(
@@ -217,6 +219,7 @@ def test_zone_discovery_cached_and_rediscovered_once_after_401() -> None:
         handler, base_url=None, zone_url="https://global.example/atservicesrest/v1.0/zoneInformation"
     )
     info = client.discover_zone()
+    assert zone_requests[0].headers.get("Secret") is None  # the secret never goes to zone discovery
     assert (info.zone_name, info.api_base, info.ci) == ("Z1", "https://ws1.example/ATServicesRest/V1.0/", 5)
     assert client.get("Companies", 1) == {"id": 1}  # 401 on ws1 -> re-discover -> ws2
     assert zone["n"] == 2
@@ -300,7 +303,13 @@ def test_slows_down_near_the_tenant_threshold() -> None:
     client.threshold_information()
     client.get("Companies", 1)
     assert sleeps == [1.0]  # past 75%
-    assert client.budget_usage()["estimated_tenant_calls"] >= 81
+    sleeps.clear()
+    TENANT_USAGE.clear()
+    client = make_client(handler, sleeps)
+    client._usage.observe_threshold({"externalRequestThreshold": 100, "currentTimeframeRequestCount": 55})
+    client.get("Companies", 1)
+    assert sleeps == [0.25]  # past 50%
+    assert client.budget_usage()["estimated_tenant_calls"] == 56
 
 
 def test_in_flight_limit_is_shared_across_clients() -> None:
