@@ -17,6 +17,7 @@ from psabridge.hub import rules
 from psabridge.hub.errors import FieldError, ImportFailed
 from psabridge.hub.imports.formats import Upload
 from psabridge.hub.imports.types import RECORD_TYPES, RecordType
+from psabridge.hub.quantities import initial_log_external_id
 from psabridge.hub.records import label
 
 #: Existing records of one type: external id -> column values (including ``id``).
@@ -43,6 +44,8 @@ class CheckedImport:
     existing: dict[str, Snapshot]
     #: subscription external ids that have license change logs in this file
     subscriptions_with_logs: set[str] = field(default_factory=set)
+    #: automatic initial logs (``<sub>:initial``) superseded by a history starting at 0 in this file
+    replaced_initial_logs: set[str] = field(default_factory=set)
 
 
 def load_snapshot(session: Session, organization_id: int, record_type: RecordType) -> Snapshot:
@@ -72,6 +75,7 @@ class Checker:
         self.failed: dict[str, set[str]] = defaultdict(set)
         self.existing: dict[str, Snapshot] = {}
         self.in_file: dict[str, dict[str, ValidRow]] = {}
+        self.replaced_initial: set[str] = set()
 
     def error(self, line: int, field_name: str, message: str) -> None:
         self.errors.append(FieldError(field_name, message, line))
@@ -109,6 +113,7 @@ class Checker:
             self.rows,
             self.existing,
             {str(r.values["subscription_external_id"]) for r in logs},
+            self.replaced_initial,
         )
 
     # --- per row ------------------------------------------------------------------------------------
@@ -261,6 +266,20 @@ class Checker:
         delta: dict[str, int] = defaultdict(int)
         for row in rows:
             sub_ext = row.values["subscription_external_id"]
+            placeholder = existing_logs.get(initial_log_external_id(sub_ext))
+            if (
+                sub_ext not in subs_in_file
+                and row.external_id not in existing_logs
+                and row.values["quantity_before"] == 0
+                and row.values["status"] == "active"
+                and placeholder is not None
+                and placeholder["status"] == "active"
+                and placeholder["external_id"] not in self.in_file["license_change_log"]
+                and placeholder["external_id"] not in self.replaced_initial
+            ):
+                # The file brings the real history: it replaces the automatic 0 -> N log.
+                self.replaced_initial.add(placeholder["external_id"])
+                delta[sub_ext] -= placeholder["quantity_after"] - placeholder["quantity_before"]
             sub = self.attrs("subscription", sub_ext)
             if sub is not None:
                 for err in rules.log_date(row.values["effective_date"], sub["start_date"]):

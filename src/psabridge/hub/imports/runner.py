@@ -146,7 +146,7 @@ class _Writer:
                     select(table.c.external_id, table.c.id).where(
                         table.c.organization_id == self.organization_id
                     )
-                ).tuples()
+                )
             }
         if record_type.name == "subscription":
             result.logs_created = len(self.new_logs) + self._initial_logs(rows, existing)
@@ -208,6 +208,14 @@ class _Writer:
 
     def _log_deltas(self, rows: list[ValidRow], existing: dict[str, Any]) -> None:
         subs_in_file = {r.external_id for r in self.checked.rows.get("subscription", [])}
+        archived = []
+        for ext in self.checked.replaced_initial_logs:
+            placeholder = existing[ext]
+            archived.append({"id": placeholder["id"], "status": "archived", "updated_at": self.now})
+            delta = placeholder["quantity_after"] - placeholder["quantity_before"]
+            self.quantity_delta[placeholder["subscription_id"]] -= delta
+        for chunk in _chunks(archived):
+            self.session.execute(update(LicenseChangeLog), chunk)
         for row in rows:
             sub_ext = row.values["subscription_external_id"]
             if sub_ext in subs_in_file:
@@ -229,7 +237,7 @@ class _Writer:
                 select(Subscription.id, Subscription.quantity).where(
                     Subscription.organization_id == self.organization_id
                 )
-            ).tuples()
+            )
         }
         rows = [
             {"id": sid, "quantity": current[sid] + d, "updated_at": self.now} for sid, d in deltas.items()
@@ -258,7 +266,7 @@ class _Writer:
                 select(Account.external_id, Account.primary_contact_id).where(
                     Account.organization_id == self.organization_id
                 )
-            ).tuples()
+            )
         }
         updates = []
         for account_ext, contact_ext in wanted.items():

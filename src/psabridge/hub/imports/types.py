@@ -108,4 +108,8 @@ def type_from_filename(stem: str) -> str | None:
     for t in sorted(RECORD_TYPES.values(), key=lambda t: -len(t.name)):
         if t.name in key:
             return t.name
+    for token in reversed(key.split("_")):
+        found = normalize_type(token)
+        if found is not None:
+            return found
     return None
