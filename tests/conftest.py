@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from psabridge.all_models import metadata
@@ -76,6 +78,103 @@ def settings(
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
+
+
+# --- Admin Hub: live server, users and a real browser (web-shell engineer) ---------------------------
+
+
+@dataclass(frozen=True)
+class OrgUser:
+    """A user made by ``make_org_user``; ``password`` is the plaintext the test signs in with."""
+
+    organization_id: int
+    slug: str
+    email: str
+    password: str
+    role: str
+
+
+@pytest.fixture()
+def make_org_user(session_factory: sessionmaker[Session]) -> Callable[..., OrgUser]:
+    """Factory: ``make_org_user(slug="acme", role="admin")`` creates the organization if needed and a user."""
+    from psabridge.auth.users import create_user
+    from psabridge.hub.models import Organization
+
+    counter = iter(range(1, 10_000))
+
+    def make(slug: str = "acme", role: str = "admin", email: str | None = None) -> OrgUser:
+        password = f"pw-{slug}-{role}-long-enough"
+        with session_factory() as db:
+            org = db.scalar(select(Organization).where(Organization.slug == slug))
+            if org is None:
+                org = Organization(name=f"{slug.title()} MSP", slug=slug)
+                db.add(org)
+                db.flush()
+            address = email or f"{role}{next(counter)}@{slug}.test"
+            create_user(db, org.id, email=address, password=password, role=role)
+            db.commit()
+            return OrgUser(org.id, slug, address, password, role)
+
+    return make
+
+
+@pytest.fixture()
+def live_app(settings: Settings) -> Iterator[str]:
+    """The real application on the test database, served on a loopback port; yields its base URL."""
+    from psabridge.web.app import create_app
+    from tests.support.servers import serve_in_thread
+
+    app = create_app(settings, run_migrations=False)
+    with serve_in_thread(app) as base_url:
+        yield base_url
+    app.state.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def browser_page(_chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A Playwright page in a fresh browser context (no cookies shared between tests).
+
+    Use with ``shot("step-name")`` to keep a screenshot per step in ``test-artifacts/<test name>/``;
+    a ``zz-final.png`` is always kept, which shows the page when an assertion failed.
+    """
+    context = _chromium.new_context(viewport={"width": 1366, "height": 850})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        from tests.support.browser import artifact_dir
+
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(artifact_dir(request.node.name) / "zz-final.png"), full_page=True)
+        context.close()
+
+
+@pytest.fixture()
+def shot(browser_page: Any, request: pytest.FixtureRequest) -> Callable[[str], Path]:
+    """``shot("01-login")`` saves a full-page screenshot of ``browser_page`` as a test artifact."""
+    from tests.support.browser import artifact_dir
+
+    steps = iter(range(1, 1000))
+
+    def take(name: str) -> Path:
+        path = artifact_dir(request.node.name) / f"{next(steps):02d}-{name}.png"
+        browser_page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
 
 
 # --- Autotask emulator (emulator engineer) ------------------------------------------------------------

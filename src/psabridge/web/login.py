@@ -46,7 +46,8 @@ def _login_form(request: Request, *, next_url: str, email: str = "", error: str 
         csrf,
         httponly=True,
         samesite="strict",
-        secure=_secure(request),
+        # Not a credential (only pairs the form with this browser), so plain http may carry it.
+        secure=request.url.scheme == "https",
         max_age=3600,
     )
     return response
