@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -357,12 +359,16 @@ def test_replace_and_more_parent_routes(emu: Emu, client: AutotaskClient) -> Non
         {
             "contractID": contract["id"],
             "name": "Setup fee",
-            "datePurchased": "2026-02-01T00:00:00",
+            "datePurchased": date(2026, 2, 1),  # Python values are serialised the Autotask way
+            "unitCost": Decimal("12.50"),
             "chargeType": client.picklist_value("ContractCharges", "chargeType", "operational"),
             "unitQuantity": 1,
         },
     )
-    assert client.get("ContractCharges", charge_id) is not None
+    charge = client.get("ContractCharges", charge_id)
+    assert (
+        charge is not None and charge["datePurchased"].startswith("2026-02-01") and charge["unitCost"] == 12.5
+    )
     client.delete("ContractCharges", charge_id, parent_id=contract["id"])
     assert client.get("ContractCharges", charge_id) is None
     # ProductVendors: through Products/{id}/Vendors

@@ -53,6 +53,7 @@ from psabridge.autotask.query import (
     chunk_in_values,
     normalize_filter,
     query_body,
+    to_wire,
 )
 from psabridge.autotask.registry import EntityRegistry, EntitySpec, load_registry
 from psabridge.autotask.stats import CallStats
@@ -329,6 +330,7 @@ class AutotaskClient:
             try:
                 self.threshold_information()
             except AutotaskError as exc:
+                self._usage.mark_attempt()  # do not retry the reading on every call
                 log.warning("could not read ThresholdInformation: %s", exc)
             finally:
                 self._usage.refresh_lock.release()
@@ -534,21 +536,21 @@ class AutotaskClient:
 
     def create(self, entity: str, body: dict[str, Any], *, parent_id: int | None = None) -> int:
         """Create a record; returns its id (``itemId``). Child entities go through their parent route."""
-        path, pid, sent = self._write_path(entity, "create", dict(body), parent_id)
+        path, pid, sent = self._write_path(entity, "create", to_wire(dict(body)), parent_id)
         data = self._request("POST", path, entity=entity, verb="create", body=sent, parent_id=pid)
         return self._item_id(data, entity, "create", sent, pid)
 
     def update(self, entity: str, body: dict[str, Any], *, parent_id: int | None = None) -> int:
         """Change only the fields in ``body`` (PATCH); ``body["id"]`` names the record. Returns the id."""
         self._require_id(entity, "update", body)
-        path, pid, sent = self._write_path(entity, "update", dict(body), parent_id)
+        path, pid, sent = self._write_path(entity, "update", to_wire(dict(body)), parent_id)
         data = self._request("PATCH", path, entity=entity, verb="update", body=sent, parent_id=pid)
         return self._item_id(data, entity, "update", sent, pid)
 
     def replace(self, entity: str, body: dict[str, Any], *, parent_id: int | None = None) -> int:
         """Replace the record (PUT): omitted fields are cleared. Returns the id."""
         self._require_id(entity, "replace", body)
-        path, pid, sent = self._write_path(entity, "replace", dict(body), parent_id)
+        path, pid, sent = self._write_path(entity, "replace", to_wire(dict(body)), parent_id)
         data = self._request("PUT", path, entity=entity, verb="replace", body=sent, parent_id=pid)
         return self._item_id(data, entity, "replace", sent, pid)
 

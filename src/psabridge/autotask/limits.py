@@ -149,6 +149,12 @@ class TenantUsage:
                 self._own_at_reading = self._own_total
                 self._reading_at = self._clock()
 
+    def mark_attempt(self) -> None:
+        """A reading was attempted (and failed): wait another refresh interval before the next one."""
+        with self._lock:
+            self._own_at_reading = self._own_total
+            self._reading_at = self._clock()
+
     def calls_since_reading(self) -> int | None:
         with self._lock:
             return None if self._reading_at is None else self._own_total - self._own_at_reading

@@ -71,6 +71,8 @@ def to_wire(value: Any) -> Any:
         return to_wire(value.value)
     if isinstance(value, list | tuple | set | frozenset):
         return [to_wire(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_wire(v) for k, v in value.items()}
     return value
 
 
