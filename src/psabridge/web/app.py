@@ -40,6 +40,10 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     install_connectors_api(app)
     app.include_router(connectors_pages_router)
 
+    from psabridge.web.psa_integration_pages import router as psa_integration_router
+
+    app.include_router(psa_integration_router)
+
     from psabridge.web.shell import install_web_shell
 
     install_web_shell(app)

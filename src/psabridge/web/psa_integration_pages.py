@@ -1,0 +1,333 @@
+"""PSA Integration tab of the Admin Hub: per-record sync status, linking, plan preview, push, run history.
+
+Tabs Products, Customers, Agreements, Services and Changes, left to right in dependency order. Everyone
+signed in can look; only admins can preview (it reads Autotask and uses the tenant's API budget), link,
+choose Add New or push. Every query is scoped to the signed-in user's organization, and every form
+carries the CSRF token (the middleware refuses it otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from psabridge.autotask.errors import AutotaskError
+from psabridge.connectors import service as connectors
+from psabridge.psa_integration import rows as rowsmod
+from psabridge.psa_integration import search as searchmod
+from psabridge.psa_integration.push import PlanChanged, cost_by_phase, plan_digest, push
+from psabridge.sync import service
+from psabridge.web.auth import AdminUser, CurrentUser
+from psabridge.web.deps import AppSettings, DbSession
+from psabridge.web.templating import templates
+
+router = APIRouter(prefix="/psa-integration", include_in_schema=False)
+
+PAGE_SIZE = 50
+NOTICES = {
+    "linked": "Linked. The next push writes the hub's fields and the matching key into that Autotask record.",
+    "add_new": "Add New chosen. The next push creates a new Autotask record.",
+    "bulk_add_new": "Add New chosen for the selected rows.",
+    "bulk_linked": "Suggested links confirmed for the selected rows.",
+}
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    return templates.TemplateResponse(
+        request, name, {"active_tab": "psa", "tabs_psa": rowsmod.TABS, **context}, status_code=status_code
+    )
+
+
+def _tab_url(tab: str, notice: str | None = None, error: str | None = None) -> str:
+    from urllib.parse import urlencode
+
+    params = {k: v for k, v in (("notice", notice), ("error", error)) if v}
+    return f"/psa-integration/{tab}" + (f"?{urlencode(params)}" if params else "")
+
+
+def _safe_tab(tab: str) -> str:
+    return tab if tab in rowsmod.TABS_BY_KEY else "products"
+
+
+@router.get("")
+def index(user: CurrentUser) -> Response:
+    return RedirectResponse("/psa-integration/products", status_code=303)
+
+
+# --- run history (declared before /{tab} so "runs" is not taken for a tab) ----------------------------
+
+
+@router.get("/runs")
+def runs_page(request: Request, db: DbSession, user: CurrentUser) -> Response:
+    runs = service.list_runs(db, user.organization_id, limit=100)
+    return _page(request, "psa_integration/runs.html", {"runs": runs, "psa_runs": True})
+
+
+@router.get("/runs/{run_id}")
+def run_page(
+    request: Request, run_id: int, db: DbSession, user: CurrentUser, status: str | None = None
+) -> Response:
+    try:
+        run, results = service.get_run(db, user.organization_id, run_id)
+    except service.SyncError as exc:
+        raise HTTPException(status_code=404, detail="No such run") from exc
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    if status:
+        results = [r for r in results if r.status == status]
+    return _page(
+        request,
+        "psa_integration/run.html",
+        {"run": run, "results": results, "counts": counts, "status_filter": status, "psa_runs": True},
+    )
+
+
+# --- the tabs ----------------------------------------------------------------------------------------
+
+
+@router.get("/{tab}")
+def tab_page(
+    request: Request,
+    tab: str,
+    db: DbSession,
+    user: CurrentUser,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    status: str | None = None,
+    notice: str | None = None,
+    error: str | None = None,
+) -> Response:
+    if tab not in rowsmod.TABS_BY_KEY:
+        raise HTTPException(status_code=404, detail="No such tab")
+    status = status if status in rowsmod.STATUS_LABELS else None
+    view = rowsmod.tab_view(db, user.organization_id, tab, status=status)
+    pages = max(1, -(-len(view.rows) // PAGE_SIZE))
+    page = min(page, pages)
+    shown = view.rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    connector = connectors.get_autotask_connector(db, user.organization_id)
+    runs = service.list_runs(db, user.organization_id, limit=5)
+    return _page(
+        request,
+        "psa_integration/tab.html",
+        {
+            "tab": view.tab,
+            "rows": shown,
+            "counts": view.counts,
+            "total": sum(view.counts.values()),
+            "attention": rowsmod.attention_counts(db, user.organization_id),
+            "status_filter": status,
+            "status_labels": rowsmod.STATUS_LABELS,
+            "page_number": page,
+            "pages": pages,
+            "notice": NOTICES.get(notice or ""),
+            "error": error,
+            "connector": connector,
+            "is_admin": user.is_admin,
+            "recent_runs": runs,
+        },
+    )
+
+
+# --- linking -----------------------------------------------------------------------------------------
+
+
+def _client(db: DbSession, organization_id: int, settings: AppSettings) -> Any:
+    connector = connectors.get_autotask_connector(db, organization_id)
+    if connector is None:
+        raise service.SyncError("This organization has no Autotask connector: set one up under Integrations")
+    return connectors.build_client(connector, settings)
+
+
+@router.get("/search/results")
+def search_results(
+    request: Request,
+    db: DbSession,
+    user: AdminUser,
+    settings: AppSettings,
+    record_type: str,
+    hub_id: int,
+    q: str = "",
+    tab: str = "products",
+) -> Response:
+    """htmx fragment: Autotask records matching ``q`` for one row, each with a Link button."""
+    if not rowsmod.hub_record_exists(db, user.organization_id, record_type, hub_id):
+        raise HTTPException(status_code=404, detail="No such record")
+    matches: list[searchmod.Match] = []
+    message = None
+    if len(q.strip()) < searchmod.MIN_QUERY:
+        message = f"Type at least {searchmod.MIN_QUERY} characters to search Autotask."
+    else:
+        try:
+            client = _client(db, user.organization_id, settings)
+            try:
+                matches = searchmod.search(client, record_type, q)
+            finally:
+                client.close()
+        except (AutotaskError, service.SyncError) as exc:
+            message = f"Autotask search failed: {exc}"
+        if not matches and message is None:
+            message = f"No Autotask record matches {q.strip()!r}."
+    return templates.TemplateResponse(
+        request,
+        "psa_integration/_search_results.html",
+        {
+            "matches": matches,
+            "message": message,
+            "record_type": record_type,
+            "hub_id": hub_id,
+            "tab": _safe_tab(tab),
+        },
+    )
+
+
+@router.post("/link")
+def link(
+    db: DbSession,
+    user: AdminUser,
+    settings: AppSettings,
+    record_type: Annotated[str, Form()],
+    hub_id: Annotated[int, Form()],
+    autotask_id: Annotated[int, Form()],
+    tab: Annotated[str, Form()] = "products",
+) -> Response:
+    """The user confirmed a link (a suggestion or a search result)."""
+    tab = _safe_tab(tab)
+    org = user.organization_id
+    if not rowsmod.hub_record_exists(db, org, record_type, hub_id):
+        raise HTTPException(status_code=404, detail="No such record")
+    try:
+        client = _client(db, org, settings)
+        try:
+            searchmod.check_target(
+                db,
+                client,
+                organization_id=org,
+                record_type=record_type,
+                hub_id=hub_id,
+                autotask_id=autotask_id,
+            )
+        finally:
+            client.close()
+        service.link_record(db, org, record_type, hub_id, autotask_id)
+    except (searchmod.LinkRefused, service.SyncError, AutotaskError) as exc:
+        db.rollback()
+        return RedirectResponse(_tab_url(tab, error=str(exc)), status_code=303)
+    return RedirectResponse(_tab_url(tab, notice="linked"), status_code=303)
+
+
+@router.post("/add-new")
+def add_new(
+    db: DbSession,
+    user: AdminUser,
+    record_type: Annotated[str, Form()],
+    hub_id: Annotated[int, Form()],
+    tab: Annotated[str, Form()] = "products",
+) -> Response:
+    """The user chose "Add New": the next push creates a new Autotask record."""
+    tab = _safe_tab(tab)
+    if not rowsmod.hub_record_exists(db, user.organization_id, record_type, hub_id):
+        raise HTTPException(status_code=404, detail="No such record")
+    try:
+        service.choose_add_new(db, user.organization_id, record_type, hub_id)
+    except service.SyncError as exc:
+        db.rollback()
+        return RedirectResponse(_tab_url(tab, error=str(exc)), status_code=303)
+    return RedirectResponse(_tab_url(tab, notice="add_new"), status_code=303)
+
+
+@router.post("/bulk")
+def bulk(
+    db: DbSession,
+    user: AdminUser,
+    action: Annotated[str, Form()],
+    tab: Annotated[str, Form()] = "products",
+    selected: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """Add New, or confirm the single suggested link, for every selected row."""
+    tab = _safe_tab(tab)
+    org = user.organization_id
+    keys = selected or []
+    if not keys:
+        return RedirectResponse(_tab_url(tab, error="Select at least one row first."), status_code=303)
+    if action not in ("add_new", "accept_suggestion"):
+        return RedirectResponse(_tab_url(tab, error="Unknown bulk action."), status_code=303)
+    statuses = {f"{s['record_type']}:{s['hub_id']}": s for s in service.record_statuses(db, org)}
+    skipped: list[str] = []
+    for key in keys:
+        record_type, _, raw_id = key.rpartition(":")
+        if not raw_id.isdigit() or not rowsmod.hub_record_exists(db, org, record_type, int(raw_id)):
+            skipped.append(key)
+            continue
+        hub_id = int(raw_id)
+        try:
+            if action == "add_new":
+                service.choose_add_new(db, org, record_type, hub_id)
+            else:
+                candidates = (statuses.get(key) or {}).get("candidates") or []
+                if len(candidates) != 1:
+                    skipped.append(key)
+                    continue
+                service.link_record(db, org, record_type, hub_id, int(candidates[0]["id"]))
+        except service.SyncError:
+            db.rollback()
+            skipped.append(key)
+    notice = "bulk_add_new" if action == "add_new" else "bulk_linked"
+    if skipped:
+        return RedirectResponse(
+            _tab_url(
+                tab,
+                notice=notice,
+                error=f"{len(skipped)} selected row(s) were left as they were "
+                "(not linkable, already synced, or not exactly one suggestion).",
+            ),
+            status_code=303,
+        )
+    return RedirectResponse(_tab_url(tab, notice=notice), status_code=303)
+
+
+# --- preview and push --------------------------------------------------------------------------------
+
+
+@router.post("/preview")
+async def preview(request: Request, user: AdminUser, settings: AppSettings) -> Response:
+    """The dry run: exactly the operations Push would perform, with their API-call cost."""
+    org = user.organization_id
+    try:
+        result = await run_in_threadpool(
+            service.make_plan, request.app.state.sessionmaker, org, app_settings=settings
+        )
+    except (service.SyncError, AutotaskError) as exc:
+        return _page(request, "psa_integration/preview.html", {"error": str(exc), "plan": None})
+    plan = result.plan
+    problems = [r for r in plan.records if r.status in ("needs_link", "blocked", "waiting", "error")]
+    return _page(
+        request,
+        "psa_integration/preview.html",
+        {
+            "plan": plan,
+            "digest": plan_digest(plan),
+            "by_phase": cost_by_phase(plan),
+            "problems": problems,
+            "error": None,
+        },
+    )
+
+
+@router.post("/push")
+async def push_now(
+    request: Request, user: AdminUser, settings: AppSettings, digest: Annotated[str, Form()]
+) -> Response:
+    """Apply the previewed plan (refused, writing nothing, if the plan changed since the preview)."""
+    org = user.organization_id
+    try:
+        run = await run_in_threadpool(
+            push, request.app.state.sessionmaker, org, app_settings=settings, expected_digest=digest
+        )
+    except PlanChanged as exc:
+        return RedirectResponse(_tab_url("products", error=str(exc)), status_code=303)
+    except (service.SyncError, AutotaskError) as exc:
+        return RedirectResponse(_tab_url("products", error=f"Push failed: {exc}"), status_code=303)
+    return RedirectResponse(f"/psa-integration/runs/{run.id}", status_code=303)
