@@ -6,11 +6,14 @@ made here. Passwords are prompted for (hidden, confirmed) unless ``--password`` 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from psabridge.auth.users import UserError, create_user, list_users
 from psabridge.config import get_settings
@@ -20,10 +23,17 @@ from psabridge.hub.models import Organization
 user_app = typer.Typer(help="Admin Hub users: create the first admin, list users.", no_args_is_help=True)
 
 
-def _factory() -> sessionmaker[Session]:
+@contextmanager
+def _db() -> Iterator[Session]:
+    """One transaction on the configured database (migrated first, so a fresh install works)."""
     url = get_settings().resolved_database_url()
     migrate(url)
-    return make_sessionmaker(make_engine(url))
+    engine = make_engine(url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as db:
+            yield db
+    finally:
+        engine.dispose()
 
 
 @user_app.command("create")
@@ -38,7 +48,7 @@ def create(
     """Add a user to an organization."""
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with session_scope(_factory()) as db:
+    with _db() as db:
         organization = db.scalar(select(Organization).where(Organization.slug == org))
         if organization is None:
             typer.echo(f"Error: --org: no organization with slug {org!r}.", err=True)
@@ -54,7 +64,7 @@ def create(
 @user_app.command("list")
 def list_(org: str | None = typer.Option(None, "--org", help="Only this organization's users.")) -> None:
     """List users (never their password hashes)."""
-    with session_scope(_factory()) as db:
+    with _db() as db:
         org_id = None
         if org is not None:
             found = db.scalar(select(Organization.id).where(Organization.slug == org))
@@ -62,7 +72,7 @@ def list_(org: str | None = typer.Option(None, "--org", help="Only this organiza
                 typer.echo(f"Error: --org: no organization with slug {org!r}.", err=True)
                 raise typer.Exit(code=2)
             org_id = found
-        slugs = dict(db.execute(select(Organization.id, Organization.slug)).tuples().all())
+        slugs = {oid: slug for oid, slug in db.execute(select(Organization.id, Organization.slug))}
         table = Table("organization", "e-mail", "role", "status", "last sign-in")
         for user in list_users(db, org_id):
             table.add_row(
