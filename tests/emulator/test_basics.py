@@ -54,7 +54,9 @@ def test_unknown_route_is_404_and_missing_verb_is_405(api: httpx.Client) -> None
     assert api.get("/ContractServiceAdjustments").status_code == 405
     assert api.post("/ContractServiceUnits/query/count", json={"filter": []}).status_code == 500
     assert api.patch("/ContractServiceUnits/query", json={}).status_code == 405
-    assert api.post("/BillingCodes/query", json={"filter": [{"op": "exist", "field": "id"}]}).status_code == 200
+    assert (
+        api.post("/BillingCodes/query", json={"filter": [{"op": "exist", "field": "id"}]}).status_code == 200
+    )
     assert api.delete("/BillingCodes/29682801").status_code == 405
     # contacts are created under their company: the description has no root /Contacts route at all
     assert api.post("/Contacts", json={}).status_code == 404
