@@ -31,7 +31,7 @@ def test_org_and_token_commands(settings: Settings, client: TestClient) -> None:
 def test_import_of_bad_file_prints_each_row_and_fails(settings: Settings) -> None:
     runner = CliRunner()
     assert runner.invoke(app, ["org", "create", "Acme"]).exit_code == 0
-    result = runner.invoke(app, ["import", str(EXAMPLES / "bad_subscriptions.csv"), "--org", "acme"])
+    result = runner.invoke(app, ["import", str(EXAMPLES / "invalid" / "subscriptions.csv"), "--org", "acme"])
     assert result.exit_code == 1
     assert "nothing was imported" in result.output
     assert "line 3: product_external_id" in result.output

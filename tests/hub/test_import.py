@@ -108,7 +108,7 @@ def test_bad_file_reports_every_bad_row_and_writes_nothing(db: Session, org: Org
     for name in ORDER[:-2]:
         _import(db, org, name)
     with pytest.raises(ImportFailed) as err:
-        _import(db, org, "bad_subscriptions.csv")
+        _import(db, org, "subscriptions.csv", (EXAMPLES / "invalid" / "subscriptions.csv").read_bytes())
     db.rollback()
     problems = {(e.line, e.field) for e in err.value.errors}
     assert problems == {
@@ -185,7 +185,7 @@ def test_api_import_multipart_and_raw_body(client: TestClient, tenant: Tenant, t
         "/api/v1/imports",
         headers={**headers, "Content-Type": "text/csv"},
         params={"type": "subscription"},
-        content=(EXAMPLES / "bad_subscriptions.csv").read_bytes(),
+        content=(EXAMPLES / "invalid" / "subscriptions.csv").read_bytes(),
     )
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from psabridge.db import utcnow
@@ -66,6 +66,7 @@ class _Writer:
         }
         self.new_logs: list[dict[str, Any]] = []
         self.quantity_delta: dict[int, int] = defaultdict(int)
+        self._products: dict[str, dict[str, Any]] | None = None
 
     def write(self) -> list[ImportResult]:
         results = []
@@ -77,11 +78,10 @@ class _Writer:
             self._upsert(record_type, rows, result)
             results.append(result)
         self._set_primary_contacts()
-        if self.new_logs:
-            for chunk in _chunks(self.new_logs):
-                self.session.execute(insert(LicenseChangeLog), chunk)
+        self._insert(LicenseChangeLog.__table__, self.new_logs)
         self._apply_quantity_deltas()
         self.session.flush()
+        self.session.expire_all()  # Core statements bypassed the identity map
         return results
 
     # --- generic upsert -----------------------------------------------------------------------------
@@ -102,8 +102,10 @@ class _Writer:
         return values
 
     def _product(self, ext: str) -> dict[str, Any]:
-        file_row = next((r for r in self.checked.rows.get("product", []) if r.external_id == ext), None)
-        return file_row.values if file_row is not None else self.checked.existing["product"][ext]
+        if self._products is None:
+            self._products = {**self.checked.existing.get("product", {})}
+            self._products.update({r.external_id: r.values for r in self.checked.rows.get("product", [])})
+        return self._products[ext]
 
     def _upsert(self, record_type: RecordType, rows: list[ValidRow], result: ImportResult) -> None:
         existing = self.checked.existing[record_type.name]
@@ -132,10 +134,8 @@ class _Writer:
             updates.append({"id": old["id"], "updated_at": self.now, **changed})
             self._on_update(record_type, row, old, changed)
         model = record_type.model
-        for chunk in _chunks(inserts):
-            self.session.execute(insert(model), chunk)
-        for chunk in _chunks(updates):
-            self.session.execute(update(model), chunk)
+        self._insert(model.__table__, inserts)
+        self._update(model.__table__, updates)
         result.created = len(inserts)
         result.updated = len(updates)
         if inserts and record_type.name != "license_change_log":
@@ -152,6 +152,32 @@ class _Writer:
             result.logs_created = len(self.new_logs) + self._initial_logs(rows, existing)
         elif record_type.name == "license_change_log":
             self._log_deltas(rows, existing)
+
+    def _insert(self, table: Any, rows: list[dict[str, Any]]) -> None:
+        """Core executemany INSERT (no ORM unit of work): rows are grouped by their set of columns."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            groups[tuple(sorted(row))].append(row)
+        connection = self.session.connection()
+        for group in groups.values():
+            for chunk in _chunks(group):
+                connection.execute(insert(table), chunk)
+
+    def _update(self, table: Any, rows: list[dict[str, Any]]) -> None:
+        """Core executemany UPDATE by primary key, grouped by the set of columns that change."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            groups[tuple(sorted(k for k in row if k != "id"))].append(row)
+        connection = self.session.connection()
+        for columns, group in groups.items():
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("_id"))
+                .values({c: bindparam(f"_v_{c}") for c in columns})
+            )
+            params = [{"_id": r["id"], **{f"_v_{c}": r[c] for c in columns}} for r in group]
+            for chunk in _chunks(params):
+                connection.execute(stmt, chunk)
 
     # --- type-specific effects ----------------------------------------------------------------------
     def _on_update(
@@ -214,8 +240,7 @@ class _Writer:
             archived.append({"id": placeholder["id"], "status": "archived", "updated_at": self.now})
             delta = placeholder["quantity_after"] - placeholder["quantity_before"]
             self.quantity_delta[placeholder["subscription_id"]] -= delta
-        for chunk in _chunks(archived):
-            self.session.execute(update(LicenseChangeLog), chunk)
+        self._update(LicenseChangeLog.__table__, archived)
         for row in rows:
             sub_ext = row.values["subscription_external_id"]
             if sub_ext in subs_in_file:
@@ -242,8 +267,7 @@ class _Writer:
         rows = [
             {"id": sid, "quantity": current[sid] + d, "updated_at": self.now} for sid, d in deltas.items()
         ]
-        for chunk in _chunks(rows):
-            self.session.execute(update(Subscription), chunk)
+        self._update(Subscription.__table__, rows)
 
     def _set_primary_contacts(self) -> None:
         """Contacts marked ``is_primary`` and accounts naming ``primary_contact_external_id``."""
@@ -279,5 +303,4 @@ class _Writer:
                         "updated_at": self.now,
                     }
                 )
-        for chunk in _chunks(updates):
-            self.session.execute(update(Account), chunk)
+        self._update(Account.__table__, updates)
