@@ -202,3 +202,39 @@ def test_passwords_and_session_tokens_are_not_stored_in_clear(
         for path in ("/", "/users"):
             html = client.get(path).text
             assert admin.password not in html and stored_hash not in html and cookie_token not in html
+
+
+def test_password_guessing_is_throttled(live_app: str, make_org_user: Callable[..., OrgUser]) -> None:
+    admin = make_org_user("acme", "admin")
+    with httpx.Client(base_url=live_app) as client:
+        token = csrf_from(client.get("/login").text)
+        for _ in range(5):
+            wrong = client.post(
+                "/login", data={"email": admin.email, "password": "guess", "csrf_token": token}
+            )
+            assert wrong.status_code == 400
+        # Even the right password is refused now, with a clear message and Retry-After.
+        blocked = client.post(
+            "/login", data={"email": admin.email, "password": admin.password, "csrf_token": token}
+        )
+        assert blocked.status_code == 429
+        assert "Too many failed sign-ins" in blocked.text
+        assert int(blocked.headers["retry-after"]) > 0
+        assert "psab_session" not in blocked.headers.get("set-cookie", "")
+
+
+def test_throttle_window_slides() -> None:
+    from psabridge.auth.throttle import LoginThrottle
+
+    now = [1000.0]
+    throttle = LoginThrottle(max_failures=3, max_failures_per_ip=10, window_seconds=60, clock=lambda: now[0])
+    for _ in range(3):
+        assert throttle.retry_after("a@x.test", "1.2.3.4") == 0
+        throttle.failed("a@x.test", "1.2.3.4")
+    assert 0 < throttle.retry_after("a@x.test", "1.2.3.4") <= 61
+    assert throttle.retry_after("b@x.test", "1.2.3.4") == 0  # other users from the same office still may
+    now[0] += 61
+    assert throttle.retry_after("a@x.test", "1.2.3.4") == 0
+    throttle.failed("a@x.test", "1.2.3.4")
+    throttle.succeeded("a@x.test")
+    assert throttle.retry_after("a@x.test", "1.2.3.4") == 0

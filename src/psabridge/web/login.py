@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from psabridge.auth.models import User
 from psabridge.auth.sessions import SESSION_COOKIE, authenticate, end_session, start_session
+from psabridge.auth.throttle import LoginThrottle
 from psabridge.hub.models import Account, BillingContract
 from psabridge.web.auth import CurrentUser, optional_user
 from psabridge.web.deps import AppSettings, DbSession
@@ -53,6 +54,13 @@ def _login_form(request: Request, *, next_url: str, email: str = "", error: str 
     return response
 
 
+def _throttle(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle | None = getattr(request.app.state, "login_throttle", None)
+    if throttle is None:
+        throttle = request.app.state.login_throttle = LoginThrottle()
+    return throttle
+
+
 def _secure(request: Request) -> bool:
     settings = request.app.state.settings
     return bool(settings.secure_cookies) or request.url.scheme == "https"
@@ -74,11 +82,29 @@ def login(
     password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
+    address = email.strip().lower()[:254]
+    client_ip = request.client.host if request.client else "unknown"
+    throttle = _throttle(request)
+    wait = throttle.retry_after(address, client_ip)
+    if wait:
+        log.warning("sign-in for %s from %s refused: too many failures", address, client_ip)
+        minutes = -(-wait // 60)
+        response = _login_form(
+            request,
+            next_url=safe_next(next),
+            email=email,
+            error=f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes > 1 else ''}.",
+        )
+        response.status_code = 429
+        response.headers["Retry-After"] = str(wait)
+        return response
     user = authenticate(db, email, password)
     if user is None:
-        log.info("failed login for %s", email.strip().lower()[:254])
+        throttle.failed(address, client_ip)
+        log.info("failed sign-in for %s from %s", address, client_ip)
         db.commit()
         return _login_form(request, next_url=safe_next(next), email=email, error=LOGIN_FAILED)
+    throttle.succeeded(address)
     # Any previous session of this browser is dropped: a fresh token after login prevents fixation.
     end_session(db, request.cookies.get(SESSION_COOKIE))
     new = start_session(db, user, timedelta(minutes=settings.session_ttl_minutes))

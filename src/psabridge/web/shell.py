@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from psabridge.auth.throttle import LoginThrottle
 from psabridge.web.errors import install_error_handlers, refuse_csrf
 from psabridge.web.security import CSRFMiddleware, SecurityHeadersMiddleware
 from psabridge.web.templating import STATIC_DIR
@@ -17,6 +18,7 @@ def install_web_shell(app: FastAPI) -> None:
     from psabridge.web.login import router as login_router
     from psabridge.web.users_pages import router as users_router
 
+    app.state.login_throttle = LoginThrottle()
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Middleware added last runs first: headers wrap everything, including CSRF refusals.
     app.add_middleware(CSRFMiddleware, refuse=refuse_csrf)
