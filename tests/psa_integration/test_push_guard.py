@@ -1,0 +1,50 @@
+"""Push performs exactly the previewed plan: if the plan changed in between, nothing is written."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from psabridge.sync import service
+from tests.psa_integration.conftest import add_account_with_contact, autotask_writes
+from tests.support.web import signed_in_client
+
+
+def _digest(html: str) -> str:
+    found = re.search(r'name="digest" value="([0-9a-f]{64})"', html)
+    assert found, "the preview has no Push form"
+    return found.group(1)
+
+
+def test_push_refuses_a_plan_that_changed_since_the_preview(
+    psa_app: str, make_org_user: Any, set_up_org: Any, emulator: Any, session_factory: sessionmaker[Session]
+) -> None:
+    admin = make_org_user(slug="acme", role="admin")
+    org = set_up_org(admin.organization_id)
+    client, csrf = signed_in_client(psa_app, admin.email, admin.password)
+    digest = _digest(client.post("/psa-integration/preview", data={"csrf_token": csrf}).text)
+
+    with session_factory() as s:  # someone adds a customer between preview and push
+        add_account_with_contact(s, org.organization_id, "Late Arrival Dental", "LATE-1")
+        s.commit()
+    writes_before = autotask_writes(emulator)
+    response = client.post("/psa-integration/push", data={"csrf_token": csrf, "digest": digest})
+    assert response.status_code == 303
+    page = client.get(response.headers["location"])
+    assert "The plan changed since it was previewed; nothing was written" in page.text
+    assert autotask_writes(emulator) == writes_before
+    with session_factory() as s:
+        newest = service.list_runs(s, org.organization_id)[0]
+        assert (newest.mode, newest.status) == ("apply", "failed")
+        assert "plan changed" in (newest.error or "")
+
+    # The fresh preview includes the new customer, and pushing it works.
+    preview = client.post("/psa-integration/preview", data={"csrf_token": csrf}).text
+    assert "Late Arrival Dental" in preview
+    pushed = client.post("/psa-integration/push", data={"csrf_token": csrf, "digest": _digest(preview)})
+    assert pushed.status_code == 303 and re.search(r"/psa-integration/runs/\d+$", pushed.headers["location"])
+    run_page = client.get(pushed.headers["location"]).text
+    assert 'data-testid="run-status">succeeded<' in run_page
+    assert any(c.get("companyName") == "Late Arrival Dental" for c in emulator.control.records("Companies"))
