@@ -94,9 +94,11 @@ def _resolve(value: Any, ids: dict[str, int], labels: dict[str, str]) -> Any:
 
 def _stages(plan: Plan) -> list[list[list[Operation]]]:
     """Stages (phase, entity) in plan order, each a list of lanes (ops run in sequence)."""
-    stages: dict[tuple[str, str], dict[str, list[Operation]]] = {}
+    stages: dict[tuple[str, str, bool], dict[str, list[Operation]]] = {}
     for op in plan.operations:
-        lanes = stages.setdefault((op.phase, op.entity), {})
+        # repeat contract services run after the first ones: Autotask refuses a plain create of a
+        # service already on the contract, and the repeat must not be mistaken for the first
+        lanes = stages.setdefault((op.phase, op.entity, op.repeat), {})
         lane_key = (
             str(op.body.get("contractServiceID")) if op.verb == "adjust" else f"{op.record_type}:{op.hub_id}"
         )

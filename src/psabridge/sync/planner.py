@@ -214,6 +214,7 @@ class _Desired:
     create_only: dict[str, Any]  # sent on create only (Autotask or people own them afterwards)
     parent: Any = None
     depends: tuple[str, ...] = ()  # refs that must be synced first
+    covers: tuple[tuple[str, int], ...] = ()  # further records the create carries
 
 
 class _Planner:
@@ -242,11 +243,31 @@ class _Planner:
             self.logs_by_sub[log.subscription_id].append(log)
         #: subscriptions created as a repeat contract service (their initial units ride on that write)
         self.repeats: set[int] = set()
+        #: change logs carried by their contract service's create (see ``fold_on_create``)
+        self.folded: set[int] = set()
 
     def initial_units(self, sub: HubSubscription) -> int:
         """Units at the subscription's start: its quantity minus the net of its active change logs."""
         active = [lg for lg in self.logs_by_sub.get(sub.id, []) if lg.status == "active"]
         return max(sub.quantity - sum(lg.delta for lg in active), 0)
+
+    def fold_on_create(self, sub: HubSubscription) -> tuple[int, tuple[HubChangeLog, ...]]:
+        """Units and logs carried by the contract-service create itself (one write instead of two).
+
+        Units given on create count from the contract's start date, so they can carry the initial units
+        and the change logs dated on that day when the subscription starts with its contract.
+        """
+        if not self.initial_on_create(sub):
+            return 0, ()
+        contract = self.contracts[sub.contract_id]
+        same_day = tuple(
+            lg
+            for lg in self.logs_by_sub.get(sub.id, [])
+            if lg.status == "active" and lg.effective_date == contract.start_date and not lg.is_refund
+        )
+        if any(lg.unit_price is not None and lg.unit_price != sub.unit_price for lg in same_day):
+            return self.initial_units(sub), ()  # a price change needs its own adjustment
+        return self.initial_units(sub) + sum(lg.delta for lg in same_day), same_day
 
     def initial_on_create(self, sub: HubSubscription) -> bool:
         """Initial units go on the contract-service create (effective at the contract start) only when
@@ -341,6 +362,7 @@ class _Planner:
                     matching_key=key,
                     fingerprint=fp,
                     autotask_id=found_id,
+                    covers=d.covers,
                     summary=f"{'Link' if same else 'Link and update'} {rt.entity} #{found_id} (key {key})",
                 )
             )
@@ -370,6 +392,7 @@ class _Planner:
                 parent=d.parent,
                 matching_key=key,
                 fingerprint=fp,
+                covers=d.covers,
                 repeat=repeat,
                 summary=f"Create {rt.entity} {d.label!r}"
                 + (" (repeat service, via an adjustment)" if repeat else ""),
@@ -571,7 +594,12 @@ class _Planner:
                 d.create_only["unitQuantity"] = self.initial_units(sub)
                 d.create_only["effectiveDate"] = at_date(sub.start_date)
             else:
-                d.create_only["unitQuantity"] = self.initial_units(sub) if self.initial_on_create(sub) else 0
+                units, folded = self.fold_on_create(sub)
+                d.create_only["unitQuantity"] = units if self.initial_on_create(sub) else 0
+                covers = tuple(("license_change_log", lg.id) for lg in folded)
+                if not (self.links.get(("subscription", sub.id)) or LinkState("subscription", 0)).autotask_id:
+                    self.folded.update(lg.id for lg in folded)
+                    d.covers = covers
             if product.kind != "service":
                 self._block(d, f"Product {product.name!r} is one-time; subscriptions need a service product")
             elif sub.start_date < contract.start_date:
@@ -605,14 +633,36 @@ class _Planner:
         if initial and not self.initial_on_create(sub) and sub.id not in self.repeats:
             items.append((sub.start_date, "subscription_start", sub.id, initial, None))
         units = initial if (self.initial_on_create(sub) or sub.id in self.repeats) else 0
-        for lg in active:
-            if lg.delta or lg.unit_price is not None or not lg.is_refund:
-                items.append((lg.effective_date, "license_change_log", lg.id, lg.delta, lg.unit_price))
         final = initial + sum(lg.delta for lg in active)
+        waiting = self._waiting_on((sub_ref,))
+        folded = [lg for lg in active if lg.id in self.folded]
+        if folded:
+            units += sum(lg.delta for lg in folded)
+            for lg in folded:
+                if waiting:
+                    self._record("license_change_log", lg.id, self._log_label(sub, lg), WAITING, waiting)
+                else:
+                    self._record(
+                        "license_change_log",
+                        lg.id,
+                        self._log_label(sub, lg),
+                        PENDING,
+                        "Carried by the contract service",
+                    )
+            active = [lg for lg in active if lg.id not in self.folded]
+        price_now = sub.unit_price
+        for lg in sorted(active, key=lambda lg: (lg.effective_date, lg.id)):
+            # a unit change carries the log's price (harmless when unchanged); a change of price alone
+            # only makes an adjustment when the price really differs
+            changed = lg.unit_price is not None and lg.unit_price != price_now
+            new_price = lg.unit_price if (lg.delta or changed) else None
+            if lg.unit_price is not None:
+                price_now = lg.unit_price
+            if lg.delta or new_price is not None or not lg.is_refund:
+                items.append((lg.effective_date, "license_change_log", lg.id, lg.delta, new_price))
         if sub.status == "cancelled" and final > 0:
             when = sub.end_date or sub.changed_on
             items.append((when, "cancellation", sub.id, -final, None))
-        waiting = self._waiting_on((sub_ref,))
         service_id = (self.links.get(("subscription", sub.id)) or LinkState("subscription", 0)).autotask_id
         by_date: dict[date, list[tuple[date, str, int, int, Decimal | None]]] = defaultdict(list)
         for item in items:
@@ -691,6 +741,11 @@ class _Planner:
             )
             for i in todo:
                 self._record(i[1], i[2], self._change_label(sub, i, when), PENDING)
+
+    def _log_label(self, sub: HubSubscription, lg: HubChangeLog) -> str:
+        return self._change_label(
+            sub, (lg.effective_date, "license_change_log", lg.id, lg.delta, None), lg.effective_date
+        )
 
     def _change_label(
         self, sub: HubSubscription, item: tuple[date, str, int, int, Decimal | None], when: date

@@ -1,0 +1,108 @@
+"""Crash safety: ``psabridge sync`` killed (SIGKILL) at many points, with lost responses and server errors
+injected, and re-run until done, converges to exactly the expected Autotask state: no duplicate company,
+contract, service, adjustment or charge, and no lost change."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.sync.support import Hub, SyncEnv, build_fixture, count_calls, signature
+
+PSABRIDGE = str(Path(sys.executable).with_name("psabridge"))
+
+
+def _env(env: SyncEnv) -> dict[str, str]:
+    out = dict(os.environ)
+    out["PSABRIDGE_AUTOTASK_ZONE_URL"] = env.emu.zone_url
+    out["PSABRIDGE_DATABASE_URL"] = env.app_settings.resolved_database_url()
+    out["PSABRIDGE_DATA_DIR"] = str(env.app_settings.data_dir)
+    return out
+
+
+def _sync_killed_after(env: SyncEnv, writes: int, timeout: float = 60.0) -> bool:
+    """Start ``psabridge sync``; SIGKILL it once the emulator has received ``writes`` more write requests
+    (the last one still in flight). Returns False if the run finished before that."""
+    start = count_calls(env.emu.control.calls(), writes_only=True)
+    proc = subprocess.Popen(
+        [PSABRIDGE, "sync", "--org", "acme", "--json"],
+        env=_env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if count_calls(env.emu.control.calls(), writes_only=True) - start >= writes:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+                return True
+            time.sleep(0.005)
+        return False
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def _sync_to_completion(env: SyncEnv) -> dict[str, object]:
+    done = subprocess.run(
+        [PSABRIDGE, "sync", "--org", "acme", "--json"],
+        env=_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    data: dict[str, object] = json.loads(done.stdout)
+    return data
+
+
+@pytest.mark.slow
+def test_killed_at_many_points_converges_without_duplicates(env: SyncEnv, hub: Hub) -> None:
+    fx = build_fixture(hub)
+    env.emu.control.set_latency(40)  # every request is in flight long enough to be cut
+    kills = 0
+    for after in (1, 1, 2, 2, 3, 3, 4, 5):
+        kills += _sync_killed_after(env, after)
+    assert kills >= 5  # the runs really were interrupted mid-way
+    env.emu.control.set_latency(0)
+    final = _sync_to_completion(env)
+    assert final["status"] == "succeeded", final
+    assert signature(env) == fx.expected(env.org_id)
+    again = _sync_to_completion(env)
+    assert again["planned_operations"] == 0
+
+
+@pytest.mark.slow
+def test_kills_with_lost_responses_and_server_errors(env: SyncEnv, hub: Hub) -> None:
+    fx = build_fixture(hub)
+    control = env.emu.control
+    control.add_fault(
+        action="drop_after_commit",
+        method="POST",
+        entity="^(Contracts|ContractServiceAdjustments)$",
+        path=r"[^y]$",
+        count=2,
+    )
+    control.add_fault(
+        action="500", method="POST", entity="^(Contacts|ContractCharges)$", path=r"[^y]$", count=1
+    )
+    control.add_fault(action="429", method="POST", entity="^ContractServices$", path=r"[^y]$", count=2)
+    control.set_latency(30)
+    for after in (2, 3, 3):
+        _sync_killed_after(env, after)
+    control.set_latency(0)
+    for _ in range(3):  # lost responses and 500s leave records in error; each run repairs what it can
+        result = _sync_to_completion(env)
+        if result["status"] == "succeeded" and result["planned_operations"] == 0:
+            break
+    assert signature(env) == fx.expected(env.org_id)
+    assert _sync_to_completion(env)["planned_operations"] == 0
