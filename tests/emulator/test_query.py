@@ -218,3 +218,21 @@ def test_malformed_queries_never_crash(api: httpx.Client) -> None:
         assert response.json()["errors"]
     assert api.get("/Companies/query", params={"search": "{oops"}).status_code == 500
     assert api.post("/Companies/query?paging=garbage", json={"filter": ALL}).status_code == 500
+
+
+def test_lookups_see_every_change(api: httpx.Client) -> None:
+    """Equality lookups use a hash index; it must never serve a stale answer."""
+    cid = _company(api, "Indexed Co", companyNumber="ACC-9")
+    by_number = {"filter": [{"op": "eq", "field": "companyNumber", "value": "acc-9"}]}
+    assert ids_of(api.post("/Companies/query", json=by_number)) == [cid]
+    api.patch("/Companies", json={"id": cid, "companyNumber": "ACC-10"})
+    assert ids_of(api.post("/Companies/query", json=by_number)) == []
+    by_in = {
+        "filter": [
+            {"op": "in", "field": "companyNumber", "value": ["ACC-10", "nope"]},
+            {"op": "eq", "field": "companyName", "value": "Indexed Co"},
+        ]
+    }
+    assert ids_of(api.post("/Companies/query", json=by_in)) == [cid]
+    other = _company(api, "Indexed Two", companyNumber="ACC-10")
+    assert ids_of(api.post("/Companies/query", json={"filter": by_in["filter"][:1]})) == [cid, other]

@@ -233,3 +233,40 @@ def test_secrets_never_come_back(api: httpx.Client, emulator: Any) -> None:
     for path in ("/Resources/29682889", "/ThresholdInformation", "/Resources/entityInformation/fields"):
         assert secret not in api.get(path).text
     assert secret not in httpx.get(f"{emulator.base_url}/_emulator/state").text
+
+
+def test_inactive_picklist_values_are_listed_but_refused(api: httpx.Client) -> None:
+    fields = api.get("/Companies/entityInformation/fields").json()["fields"]
+    values = {v["label"]: v for f in fields if f["name"] == "companyType" for v in f["picklistValues"]}
+    former = values["Former Customer"]
+    assert former["isActive"] is False and values["Customer"]["isDefaultValue"] is True
+    response = api.post("/Companies", json={**COMPANY, "companyType": int(former["value"])})
+    assert response.status_code == 500
+
+
+def test_impersonation_header(api: httpx.Client) -> None:
+    new_id = api.post("/Companies", json=COMPANY, headers={"ImpersonationResourceId": "29682886"}).json()[
+        "itemId"
+    ]
+    item = api.get(f"/Companies/{new_id}").json()["item"]
+    assert item["createdByResourceID"] == 29682886 and item["impersonatorCreatorResourceID"] == 29682889
+    inactive = api.post("/Companies", json=COMPANY, headers={"ImpersonationResourceId": "29682888"})
+    assert inactive.status_code == 500
+    assert api.get("/Companies/0", headers={"ImpersonationResourceId": "abc"}).status_code == 500
+
+
+def test_sample_data_owners_exist_as_resources(api: httpx.Client) -> None:
+    body = {
+        "filter": [
+            {
+                "op": "in",
+                "field": "email",
+                "value": [
+                    "alex.morgan@msp.example.com",
+                    "jordan.reyes@msp.example.com",
+                    "sam.chen@msp.example.com",
+                ],
+            }
+        ]
+    }
+    assert len(api.post("/Resources/query", json=body).json()["items"]) == 3

@@ -8,6 +8,7 @@ String comparisons are case-insensitive, like Autotask's SQL collation.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -99,6 +100,12 @@ class _Compiler:
             def getter(r: dict[str, Any], _n: str = found.name) -> Any:
                 return r.get(_n)
 
+            fast = _fast_leaf(op, fdef, c.get("value"))
+            if fast is not None:
+                if op in ("in", "notin"):
+                    self.or_conditions += len(c.get("value") or [])
+                return fast
+
         return self._leaf(op, fdef, getter, c.get("value"))
 
     def _leaf(self, op: str, fdef: FieldDef, get: Callable[[dict[str, Any]], Any], raw: Any) -> Predicate:
@@ -161,6 +168,47 @@ class _Compiler:
         return test
 
 
+_CMP: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "noteq": operator.ne,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
+def _fast_leaf(op: str, fdef: FieldDef, raw: Any) -> Predicate | None:
+    """Specialised predicates for the hot cases (plain numeric, boolean and text fields compared with
+    a value): stored values already have the field's type, so only text needs lower-casing.
+    Returns None when the generic path must handle the condition (and raise its errors)."""
+    kind = fdef.kind
+    if kind not in ("integer", "long", "double", "boolean", "string") or raw is None:
+        return None
+    if op not in _CMP and op not in ("in", "notin"):
+        return None
+    name = fdef.name
+    norm = _normalizer(fdef)
+    if op in ("in", "notin"):
+        if not isinstance(raw, list):
+            return None
+        wanted = {_convert(norm, fdef, v) for v in raw}
+        if kind == "string":
+            if op == "in":
+                return lambda r: (v := r.get(name)) is not None and v.lower() in wanted
+            return lambda r: (v := r.get(name)) is not None and v.lower() not in wanted
+        if op == "in":
+            return lambda r: (v := r.get(name)) is not None and v in wanted
+        return lambda r: (v := r.get(name)) is not None and v not in wanted
+    target = _convert(norm, fdef, raw)
+    fn = _CMP[op]
+    if kind == "string":
+        return lambda r: (v := r.get(name)) is not None and fn(v.lower(), target)
+    if kind == "boolean" and op not in ("eq", "noteq"):
+        return None
+    return lambda r: (v := r.get(name)) is not None and fn(v, target)
+
+
 def _normalizer(fdef: FieldDef) -> Callable[[Any], Any]:
     kind = fdef.kind
     if kind in ("integer", "long", "double"):
@@ -209,3 +257,29 @@ def compile_filter(entity: EntityDef, query: Any, udf_names: set[str]) -> Predic
             ],
         )
     return predicate
+
+
+def index_hint(entity: EntityDef, query: Any) -> tuple[str, set[Any]] | None:
+    """A top-level ``eq``/``in`` condition on a plain text, number or boolean field, as (field, wanted
+    normalized values): every match must have one of them, so a hash index can narrow the scan.
+    Call only after :func:`compile_filter` accepted the query."""
+    conditions = lower_keys(query).get("filter") if isinstance(query, dict) else None
+    if not isinstance(conditions, list):
+        return None
+    for cond in conditions:
+        if not isinstance(cond, dict):
+            continue
+        c = lower_keys(cond)
+        op = str(c.get("op") or "").lower()
+        if op not in ("eq", "in") or c.get("udf"):
+            continue
+        fdef = entity.find(str(c.get("field") or ""))
+        if fdef is None or fdef.kind not in ("integer", "long", "double", "boolean", "string"):
+            continue
+        raw = c.get("value")
+        values = raw if op == "in" else [raw]
+        if not isinstance(values, list) or any(v is None for v in values):
+            continue
+        norm = _normalizer(fdef)
+        return fdef.name, {_convert(norm, fdef, v) for v in values}
+    return None

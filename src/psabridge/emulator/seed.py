@@ -51,8 +51,10 @@ def seed_picklists() -> dict[str, dict[str, list[dict[str, Any]]]]:
                     (6, "Cancellation"),
                     (7, "Vendor"),
                     (8, "Partner"),
+                    (9, "Former Customer"),
                 ],
                 default=1,
+                inactive=(9,),
             ),
             "classification": _pick([(101, "Gold"), (102, "Silver"), (103, "Bronze")]),
         },
@@ -166,6 +168,10 @@ def seed_records(udfs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[int, d
         (29682887, "Lena", "Fischer", "lena.fischer@demo-msp.example", True, 1),
         (29682888, "Pat", "Former", "pat.former@demo-msp.example", False, 1),
         (29682889, "PSA Bridge", "API", DEMO_USERNAME, True, 7),
+        # the owners of the hub's sample data (psabridge.hub.sample_data), for owner-by-email matching
+        (29682890, "Alex", "Morgan", "alex.morgan@msp.example.com", True, 1),
+        (29682891, "Jordan", "Reyes", "jordan.reyes@msp.example.com", True, 1),
+        (29682892, "Sam", "Chen", "sam.chen@msp.example.com", True, 1),
     ]
     out: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in entity_defs()}
     for rid, first, last, email, active, license_type in resources:
@@ -222,6 +228,8 @@ def seed_records(udfs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[int, d
         (180, "Contoso Ltd", 1, "+1 555 0100"),
         (181, "Northwind Traders", 1, "+1 555 0101"),
         (182, "Fabrikam Inc", 3, "+1 555 0102"),
+        # named like a customer of the hub's sample data: the "link suggestion" case
+        (183, "Cedar Schools", 1, "+1 (415) 555-0142"),
     ]
     for cid, name, ctype, phone in companies:
         out["Companies"][cid] = _rec(

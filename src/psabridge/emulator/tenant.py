@@ -19,7 +19,7 @@ from typing import Any
 
 from psabridge.emulator import seed
 from psabridge.emulator.errors import EmulatorError
-from psabridge.emulator.query import compile_filter, lower_keys
+from psabridge.emulator.query import compile_filter, index_hint, lower_keys
 from psabridge.emulator.schema import EntityDef, entity_defs
 from psabridge.emulator.units import UnitEvent, compute_rows
 from psabridge.emulator.values import coerce, now_stamp, parse_datetime
@@ -71,6 +71,8 @@ class EmulatorTenant:
         self.lock = threading.RLock()
         self.state_file = Path(state_file) if state_file else None
         self.defs = entity_defs()
+        self._version = 0  # bumped on every change; hash indexes built at an older version are stale
+        self._indexes: dict[tuple[str, str], tuple[int, dict[Any, list[int]]]] = {}
         if self.state_file and self.state_file.exists():
             self.state = self._load(self.state_file)
         else:
@@ -91,6 +93,7 @@ class EmulatorTenant:
         return raw
 
     def _persist(self) -> None:
+        self._version += 1
         if not self.state_file:
             return
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -203,11 +206,36 @@ class EmulatorTenant:
             if self.is_denied(entity):
                 return []
             rows = self._rows(entity)
+            hint = index_hint(edef, query)
+            if hint is not None:
+                index = self._index(entity, hint[0])
+                ids = sorted({i for value in hint[1] for i in index.get(value, ())})
+                return [
+                    rows[k]
+                    for k in ids
+                    if k in rows and self._under_parent(entity, rows[k], parent_id) and predicate(rows[k])
+                ]
+            if parent_id is None:
+                return [rows[k] for k in sorted(rows) if predicate(rows[k])]
             return [
                 rows[k]
                 for k in sorted(rows)
                 if self._under_parent(entity, rows[k], parent_id) and predicate(rows[k])
             ]
+
+    def _index(self, entity: str, field: str) -> dict[Any, list[int]]:
+        """value (lower-cased text) -> ids, rebuilt lazily after any change."""
+        cached = self._indexes.get((entity, field))
+        if cached is not None and cached[0] == self._version:
+            return cached[1]
+        index: dict[Any, list[int]] = {}
+        for key, record in self._rows(entity).items():
+            value = record.get(field)
+            if isinstance(value, str):
+                value = value.lower()
+            index.setdefault(value, []).append(key)
+        self._indexes[(entity, field)] = (self._version, index)
+        return index
 
     def children(self, entity: str, parent_id: int) -> list[dict[str, Any]]:
         """Every record under a parent (``GET /Contracts/{parentId}/Services``)."""
