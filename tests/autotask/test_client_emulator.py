@@ -3,7 +3,9 @@ routes, metadata, every error class, retries under injected faults, the concurre
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
@@ -384,3 +386,34 @@ def test_replace_and_more_parent_routes(emu: Emu, client: AutotaskClient) -> Non
     calls = emu.calls()["calls"]
     assert calls["ContractCharges"]["create"] == 1 and calls["ContractCharges"]["delete"] == 1
     assert calls["ProductVendors"]["create"] == 1
+
+
+def test_retry_after_is_honoured_against_the_emulator(emu: Emu, credentials: AutotaskCredentials) -> None:
+    emu.add_fault(action="429", method="POST", entity="Companies", count=1)  # answers Retry-After: 1
+    c = AutotaskClient(
+        credentials, zone_url=emu.zone_url, retry=RetryPolicy(initial_wait=0.01, max_wait=0.05)
+    )
+    start = time.monotonic()
+    assert c.count("Companies") >= 1
+    assert time.monotonic() - start >= 1.0
+    assert c.stats.get("Companies", "count") == 2
+    c.close()
+
+
+def test_secret_stays_out_of_debug_logs(emu: Emu, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    c = AutotaskClient(
+        AutotaskCredentials(DEMO_USER, DEMO_SECRET, DEMO_CODE), zone_url=emu.zone_url, retry=FAST_RETRY
+    )
+    emu.add_fault(action="500", method="POST", entity="Companies", count=1)
+    c.count("Companies")
+    with pytest.raises(AutotaskValidationError) as info:
+        c.create("Companies", {"companyName": "x"})
+    assert caplog.records, "debug logging was captured"
+    assert DEMO_SECRET not in caplog.text
+    assert (
+        DEMO_SECRET not in repr(info.value)
+        and DEMO_SECRET not in str(info.value)
+        and DEMO_SECRET not in repr(c)
+    )
+    c.close()
