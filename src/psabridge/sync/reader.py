@@ -8,6 +8,7 @@ no-change re-run reads (almost) nothing. Never read-before-write per record.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
@@ -55,6 +56,9 @@ INCLUDE_FIELDS: dict[str, list[str]] = {
     "ContractServices": ["id", "internalDescription", "contractID", "serviceID"],
     "ContractCharges": ["id", "purchaseOrderNumber", "contractID"],
 }
+
+
+_OUR_COMPANY_KEY = re.compile(r"^PSB\d+-A\d+$")
 
 
 class CallCounter:
@@ -159,10 +163,9 @@ def read_view(
             )
         )
         counter.count((len(values) + 499) // 500, len(rows))
-        own_prefix = f"PSB{org}-"
         for row in rows:
-            if str(row.get("companyNumber") or "").startswith(own_prefix):
-                continue  # already another account's company
+            if _OUR_COMPANY_KEY.match(str(row.get("companyNumber") or "")):
+                continue  # already the company of another account (of any PSA Bridge organization)
             name = str(row.get("companyName") or "").strip().lower()
             view.company_candidates.setdefault(name, []).append(
                 {"id": row["id"], "name": row.get("companyName"), "city": row.get("city")}
