@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from psabridge.auth.models import User
 from psabridge.autotask.errors import AutotaskError
 from psabridge.connectors import options as opts
 from psabridge.connectors import permissions, service
@@ -79,8 +80,13 @@ def zone_fragment(
     app_settings: AppSettings,
     user: AdminUser,
     username: Annotated[str, Query(max_length=255)] = "",
+    environment_url: Annotated[str, Query(max_length=500)] = "",
 ) -> Response:
-    """htmx fragment: the Environment (zone name and API URL) discovered for ``username``."""
+    """htmx fragment: the Environment (zone name and API URL) discovered for ``username``.
+
+    ``environment_url`` is the environment already confirmed on the page: when the lookup is repeated
+    (the username field fires again on blur) and finds the same zone, the confirmation is kept.
+    """
     zone: Any = None
     error: str | None = None
     if username.strip():
@@ -89,7 +95,14 @@ def zone_fragment(
         except ConnectorError as exc:
             error = exc.message
     return templates.TemplateResponse(
-        request, "integrations/_environment.html", {"zone": zone, "error": error, "username": username}
+        request,
+        "integrations/_environment.html",
+        {
+            "zone": zone,
+            "error": error,
+            "username": username,
+            "confirmed": zone is not None and environment_url == zone.url,
+        },
     )
 
 
@@ -159,6 +172,7 @@ def create_autotask(
 
 def _connector_page(
     request: Request,
+    user: User,
     db: DbSession,
     app_settings: AppSettings,
     connector: Connector,
@@ -184,6 +198,7 @@ def _connector_page(
         {
             "active_tab": "integrations",
             "connector": connector,
+            "editable": user.is_admin,
             "notice": notice,
             "credentials_error": credentials_error,
             "form": credentials_form
@@ -209,7 +224,7 @@ def connector_page(
 ) -> Response:
     """Re-open: the credentials (secret never shown) and the settings section."""
     connector = _connector_or_404(db, user.organization_id, connector_id)
-    return _connector_page(request, db, app_settings, connector, notice=notice)
+    return _connector_page(request, user, db, app_settings, connector, notice=notice)
 
 
 @router.post("/autotask/{connector_id}")
@@ -240,6 +255,7 @@ def update_credentials(
         form = {"username": username, "integration_code": integration_code}
         return _connector_page(
             request,
+            user,
             db,
             app_settings,
             connector,
@@ -281,6 +297,7 @@ async def save_settings_form(
         response: Response = await _run_sync(
             _connector_page,
             request,
+            user,
             db,
             app_settings,
             connector,
@@ -291,9 +308,7 @@ async def save_settings_form(
         return response
     settings = service.connector_settings(connector)
     notice = "Settings saved."
-    if settings.is_set_up:
-        notice = "Settings saved. Autotask connector is now set up."
-    elif settings.default_vendor_type is not None and not settings.manufacturers:
+    if settings.default_vendor_type is not None and not settings.manufacturers:
         notice = "Settings saved. Manufacturers can now be chosen among the vendor companies."
     return RedirectResponse(
         f"/integrations/autotask/{connector_id}?notice={quote(notice)}#settings", status_code=303
@@ -338,7 +353,13 @@ def check_permissions(
     finally:
         client.close()
     return _connector_page(
-        request, db, app_settings, connector, report=report, options_error=error.message if error else None
+        request,
+        user,
+        db,
+        app_settings,
+        connector,
+        report=report,
+        options_error=error.message if error else None,
     )
 
 
@@ -350,7 +371,7 @@ def product_search(
     app_settings: AppSettings,
     user: CurrentUser,
     q: Annotated[str, Query(max_length=200)] = "",
-    selected: Annotated[int | None, Query()] = None,
+    selected: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     """htmx fragment: the ``<option>``s of the products matching ``q`` (Default Refund Product search)."""
     connector = _connector_or_404(db, user.organization_id, connector_id)
@@ -362,9 +383,10 @@ def product_search(
     finally:
         lazy.close()
     hits = opts.search(products, q)
-    chosen = opts.find(products, selected)
+    chosen_id = int(selected) if selected.strip().isdigit() else None
+    chosen = opts.find(products, chosen_id)
     if chosen is not None and chosen not in hits:
         hits.insert(0, chosen)
     return templates.TemplateResponse(
-        request, "integrations/_product_options.html", {"products": hits, "selected": selected}
+        request, "integrations/_product_options.html", {"products": hits, "selected": chosen_id}
     )
