@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import OrgUser
 from tests.support.browser import login
+from tests.support.web import signed_in_client
 
 pytestmark = pytest.mark.browser
 
@@ -100,3 +102,36 @@ def test_deactivated_user_cannot_sign_in_and_inactive_session_ends(
     page.click("button[type=submit]")
     expect(page.get_by_test_id("login-error")).to_have_text("Wrong e-mail or password.")
     shot("deactivated-cannot-sign-in")
+
+
+def test_change_own_password_signs_out_other_browsers(
+    live_app: str, browser_page: Any, shot: Callable[[str], Path], make_org_user: Callable[..., OrgUser]
+) -> None:
+    viewer = make_org_user("acme", "viewer")
+    other_browser, _ = signed_in_client(live_app, viewer.email, viewer.password)
+    page = browser_page
+    login(page, live_app, viewer.email, viewer.password)
+    page.get_by_test_id("user-menu").click()
+    page.get_by_role("link", name="Change password").click()
+    page.fill("#current_password", "not-my-password")
+    page.fill("#new_password", "a-brand-new-password")
+    page.fill("#confirm_password", "a-brand-new-password")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_test_id("form-error")).to_have_text("The current password is wrong.")
+    shot("wrong-current-password")
+    page.fill("#current_password", viewer.password)
+    page.fill("#new_password", "a-brand-new-password")
+    page.fill("#confirm_password", "a-brand-new-password")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_test_id("notice")).to_contain_text("Your password is changed")
+    shot("password-changed")
+
+    # This browser stays signed in; the other one is signed out.
+    page.goto(f"{live_app}/billing/accounts")
+    expect(page.get_by_test_id("org-name")).to_have_text("Acme MSP")
+    with closing(other_browser):
+        assert other_browser.get("/").status_code == 303
+    page.get_by_test_id("user-menu").click()
+    page.get_by_role("button", name="Log out").click()
+    login(page, live_app, viewer.email, "a-brand-new-password")
+    expect(page.get_by_test_id("user-menu")).to_contain_text(viewer.email)

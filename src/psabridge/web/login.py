@@ -61,6 +61,19 @@ def _throttle(request: Request) -> LoginThrottle:
     return throttle
 
 
+def set_session_cookie(request: Request, response: Response, token: str, ttl_minutes: int) -> None:
+    """The session cookie: unreadable by scripts, not sent on cross-site POSTs, https-only if configured."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        max_age=ttl_minutes * 60,
+        path="/",
+    )
+
+
 def _secure(request: Request) -> bool:
     settings = request.app.state.settings
     return bool(settings.secure_cookies) or request.url.scheme == "https"
@@ -111,15 +124,7 @@ def login(
     db.commit()
     log.info("user %s signed in", user.email)
     response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        new.token,
-        httponly=True,
-        samesite="lax",
-        secure=_secure(request),
-        max_age=settings.session_ttl_minutes * 60,
-        path="/",
-    )
+    set_session_cookie(request, response, new.token, settings.session_ttl_minutes)
     response.delete_cookie(PRELOGIN_CSRF_COOKIE)
     return response
 

@@ -16,6 +16,7 @@ def install_web_shell(app: FastAPI) -> None:
     """Call once from ``create_app``; routers of other areas may be included before or after."""
     from psabridge.web.billing_pages import router as billing_router
     from psabridge.web.login import router as login_router
+    from psabridge.web.users_pages import account_router
     from psabridge.web.users_pages import router as users_router
 
     app.state.login_throttle = LoginThrottle()
@@ -27,3 +28,4 @@ def install_web_shell(app: FastAPI) -> None:
     app.include_router(login_router)
     app.include_router(billing_router)
     app.include_router(users_router)
+    app.include_router(account_router)

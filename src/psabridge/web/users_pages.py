@@ -7,12 +7,14 @@ is answered 404, the same as an unknown id.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from psabridge.auth.models import USER_ROLES, User
+from psabridge.auth.sessions import start_session
 from psabridge.auth.users import (
     UserError,
     change_role,
@@ -20,9 +22,12 @@ from psabridge.auth.users import (
     get_org_user,
     list_users,
     set_active,
+    set_password,
 )
+from psabridge.security.crypto import verify_password
 from psabridge.web.auth import AdminUser, CurrentUser
-from psabridge.web.deps import DbSession
+from psabridge.web.deps import AppSettings, DbSession
+from psabridge.web.login import set_session_cookie
 from psabridge.web.templating import templates
 
 log = logging.getLogger(__name__)
@@ -129,3 +134,49 @@ def activate(user_id: int, db: DbSession, admin: AdminUser) -> Response:
     db.commit()
     log.info("%s reactivated %s", admin.email, target.email)
     return _done(f"{target.email} can sign in again.")
+
+
+# --- the signed-in user's own password ---------------------------------------------------------------
+account_router = APIRouter(prefix="/me", include_in_schema=False)
+
+
+def _password_form(request: Request, *, error: str | None = None, done: bool = False) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "users/password.html",
+        {"active_tab": "", "error": error, "done": done},
+        status_code=400 if error else 200,
+    )
+
+
+@account_router.get("/password")
+def password_page(request: Request, user: CurrentUser, done: bool = False) -> Response:
+    return _password_form(request, done=done)
+
+
+@account_router.post("/password")
+def change_password(
+    request: Request,
+    db: DbSession,
+    settings: AppSettings,
+    user: CurrentUser,
+    current_password: Annotated[str, Form(max_length=1024)] = "",
+    new_password: Annotated[str, Form(max_length=1024)] = "",
+    confirm_password: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    """Change one's own password: every other signed-in browser of this user is signed out."""
+    if not verify_password(user.password_hash, current_password):
+        return _password_form(request, error="The current password is wrong.")
+    if new_password != confirm_password:
+        return _password_form(request, error="The new password and its confirmation differ.")
+    try:
+        set_password(db, user, new_password)
+    except UserError as exc:
+        db.rollback()
+        return _password_form(request, error=f"New password {exc.message}.")
+    fresh = start_session(db, user, timedelta(minutes=settings.session_ttl_minutes))
+    db.commit()
+    log.info("%s changed their password", user.email)
+    response = RedirectResponse("/me/password?done=true", status_code=303)
+    set_session_cookie(request, response, fresh.token, settings.session_ttl_minutes)
+    return response
