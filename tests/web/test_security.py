@@ -238,3 +238,19 @@ def test_throttle_window_slides() -> None:
     throttle.failed("a@x.test", "1.2.3.4")
     throttle.succeeded("a@x.test")
     assert throttle.retry_after("a@x.test", "1.2.3.4") == 0
+
+
+def test_htmx_style_header_token_is_accepted_for_forms(
+    live_app: str, make_org_user: Callable[..., OrgUser], session_factory: sessionmaker[Session]
+) -> None:
+    """htmx sends the token from <body hx-headers> as X-CSRF-Token instead of a form field."""
+    admin = make_org_user("acme", "admin")
+    client, token = signed_in_client(live_app, admin.email, admin.password)
+    with closing(client):
+        home = client.get("/").text
+        assert f'hx-headers=\'{{"X-CSRF-Token": "{token}"}}\'' in home
+        wrong = client.post("/users", data=NEW_USER, headers={"X-CSRF-Token": "nope", "HX-Request": "true"})
+        assert wrong.status_code == 403
+        ok = client.post("/users", data=NEW_USER, headers={"X-CSRF-Token": token, "HX-Request": "true"})
+        assert ok.status_code == 303
+    assert _user_exists(session_factory, NEW_USER["email"])
