@@ -308,7 +308,9 @@ def print_summary(console: Console, summary: DemoSummary, *, limit: int = 25) ->
         console.print(f"Rows not synced ({len(summary.problems)}):")
         for p in summary.problems[:limit]:
             console.print(
-                f"  [{p['status']}] {PHASE_TITLES.get(p['phase'], p['phase'])}: {p['label']} — {p['reason']}"
+                f"  [{p['status']}] {PHASE_TITLES.get(p['phase'], p['phase'])}: {p['label']} — {p['reason']}",
+                markup=False,  # labels and reasons are data: "[...]" in them is not Rich markup
+                highlight=False,
             )
         if len(summary.problems) > limit:
             console.print(f"  … and {len(summary.problems) - limit} more (see the PSA Integration screen)")

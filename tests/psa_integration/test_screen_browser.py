@@ -77,6 +77,20 @@ def test_admin_links_previews_and_pushes(
     assert f"Company #{contoso_at_id}" in contoso.locator("[data-testid=psa-linked]").inner_text()
     shot("linked")
 
+    # Any other same-name suggestion: the user selects those rows and chooses Add New in bulk.
+    others = page.locator("[data-testid=psa-row][data-status=needs_link]")
+    other_names = [n.strip() for n in others.locator(".psa-label").all_inner_texts()]
+    assert SAME_NAME_COMPANY not in other_names
+    for i in range(others.count()):
+        others.nth(i).locator("input.psa-select").check()
+    if other_names:
+        page.select_option("[data-testid=bulk-action]", "add_new")
+        page.click("[data-testid=bulk-apply]")
+        page.wait_for_selector("[data-testid=notice]")
+        for name in other_names:
+            assert "Add New" in _row(page, name).first.inner_text()
+        shot("bulk-add-new")
+
     # Preview: exactly the writes, with their API-call cost; the linked company is updated, not created.
     page.click("[data-testid=preview-plan]")
     page.wait_for_selector("[data-testid=plan-operations]")
@@ -108,6 +122,8 @@ def test_admin_links_previews_and_pushes(
     page.click("[data-testid=psa-tab-customers]")
     assert f"Company #{contoso_at_id}" in _row(page, SAME_NAME_COMPANY).first.inner_text()
     shot("synced")
+    for name in other_names:  # Add New made a second company next to the same-name one
+        assert len(companies_named(emulator, name)) == 2
     same_name = companies_named(emulator, SAME_NAME_COMPANY)
     assert len(same_name) == 1
     assert same_name[0]["companyNumber"] == matching_key(
