@@ -1,9 +1,10 @@
 """Imports every model module so ``Base.metadata`` is complete (Alembic autogenerate, tests)."""
 
-# Each area registers its tables by being imported here.
+# Each area registers its tables by being imported here (imported for that side effect only).
+# ruff: noqa: F401
 import psabridge.auth.models  # users, web sessions
 import psabridge.connectors.models  # connectors, option cache
-import psabridge.hub.models  # noqa: F401  (billing hub)
+import psabridge.hub.models  # billing hub
 import psabridge.sync.models  # links, journal, runs, record results
 from psabridge.db import Base
 
