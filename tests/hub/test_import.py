@@ -198,3 +198,18 @@ def test_api_import_multipart_and_raw_body(client: TestClient, tenant: Tenant, t
     viewer = client.post("/api/v1/imports", headers=tenant.viewer, json=body)
     assert viewer.status_code == 403
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_import_cannot_reference_another_organizations_records(db: Session, org: Organization) -> None:
+    for name in ORDER:
+        _import(db, org, name)
+    other = Organization(name="Fabrikam", slug="fabrikam")
+    db.add(other)
+    db.commit()
+    with pytest.raises(ImportFailed) as err:
+        _import(db, other, "subscriptions.csv")
+    assert {e.field for e in err.value.errors} == {"billing_contract_external_id", "product_external_id"}
+    # The same external ids are free in the other organization: its own records do not collide.
+    for name in ORDER:
+        _import(db, other, name)
+    assert db.scalar(select(func.count()).select_from(Subscription)) == 6

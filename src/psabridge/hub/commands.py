@@ -12,6 +12,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from psabridge.hub.errors import HubError
+from psabridge.hub.models import Organization
 
 OrgOption = typer.Option(None, "--org", help="Organization slug (default: the only organization).")
 
@@ -43,7 +44,7 @@ def _session() -> Iterator[Session]:
         engine.dispose()
 
 
-def _organization(session: Session, slug: str | None):  # type: ignore[no-untyped-def]
+def _organization(session: Session, slug: str | None) -> Organization:
     from psabridge.hub.orgs import get_organization, only_organization
 
     return get_organization(session, slug) if slug else only_organization(session)
@@ -66,8 +67,6 @@ def org_create(
 def org_list() -> None:
     """List organizations."""
     from sqlalchemy import select
-
-    from psabridge.hub.models import Organization
 
     with _session() as session:
         for org in session.scalars(select(Organization).order_by(Organization.id)):
@@ -134,7 +133,6 @@ def sample_data_command(
     """Generate a deterministic, realistic MSP data set (Microsoft 365, backup, seat changes over a year)."""
     from sqlalchemy import select
 
-    from psabridge.hub.models import Organization
     from psabridge.hub.orgs import create_organization
     from psabridge.hub.sample_data import generate
 
