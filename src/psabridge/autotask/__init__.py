@@ -22,7 +22,7 @@ from psabridge.autotask.errors import (
     UnsupportedOperationError,
     ZoneDiscoveryError,
 )
-from psabridge.autotask.limits import BudgetPolicy
+from psabridge.autotask.limits import BudgetPolicy, LimitsBackend, LocalLimits
 from psabridge.autotask.models import AutotaskCredentials, FieldInfo, PicklistValue, UdfInfo, ZoneInfo
 from psabridge.autotask.query import F, Filter
 from psabridge.autotask.registry import EntityRegistry, load_registry
@@ -46,6 +46,8 @@ __all__ = [
     "FieldInfo",
     "Filter",
     "InvalidQueryError",
+    "LimitsBackend",
+    "LocalLimits",
     "NotFoundError",
     "OutcomeUnknownError",
     "PicklistValue",

@@ -37,7 +37,7 @@ from psabridge.autotask.errors import (
     ZoneDiscoveryError,
 )
 from psabridge.autotask.http_errors import NotSentConnectionError, error_for_response, error_for_transport
-from psabridge.autotask.limits import ENDPOINT_LIMITER, TENANT_USAGE, BudgetPolicy
+from psabridge.autotask.limits import LOCAL_LIMITS, BudgetPolicy, LimitsBackend
 from psabridge.autotask.models import (
     AutotaskCredentials,
     FieldInfo,
@@ -108,6 +108,7 @@ class AutotaskClient:
         retry: RetryPolicy | None = None,
         budget_policy: BudgetPolicy | None = None,
         registry: EntityRegistry | None = None,
+        limits: LimitsBackend | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if max_in_flight_per_endpoint < 1:
@@ -132,7 +133,9 @@ class AutotaskClient:
         self._sleep = sleep
         self._explicit_base = normalize_base_url(base_url) if base_url else None
         self._zone_lock = threading.Lock()
-        self._usage = TENANT_USAGE.get(f"{credentials.integration_code}|{credentials.username.lower()}")
+        # Concurrency slots and hourly usage: this process by default; Redis (RedisLimits) across workers.
+        self._limits = limits or LOCAL_LIMITS
+        self._usage = self._limits.usage(f"{credentials.integration_code}|{credentials.username.lower()}")
         self._http = httpx.Client(
             headers={**credentials.headers(), "Accept": "application/json"},
             timeout=timeout,
@@ -354,9 +357,7 @@ class AutotaskClient:
         write = verb in WRITE_VERBS
         # Autotask counts concurrency per integration code and endpoint (the entity's route, child routes
         # included under the child entity); keying on the entity matches that.
-        with ENDPOINT_LIMITER.slot(
-            self.credentials.integration_code, entity, self.max_in_flight_per_endpoint
-        ):
+        with self._limits.slot(self.credentials.integration_code, entity, self.max_in_flight_per_endpoint):
             self.stats.record(entity, verb)
             self._usage.record()
             try:

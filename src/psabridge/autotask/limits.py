@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -113,8 +113,81 @@ class BudgetPolicy:
         )
 
 
-class TenantUsage:
-    """Rolling-hour usage of one tenant: our own calls plus the last ``ThresholdInformation`` reading."""
+class UsageTracker:
+    """Rolling-hour usage of one tenant: our own calls plus the last ``ThresholdInformation`` reading.
+
+    Subclasses store the figures (in this process: :class:`TenantUsage`; across workers:
+    :class:`psabridge.autotask.redis_limits.RedisTenantUsage`); the budget decisions live here.
+    """
+
+    threshold: int
+    #: Held by the one caller refreshing ThresholdInformation (``acquire(blocking=False)``/``release()``).
+    refresh_lock: Any
+
+    def now(self) -> float:
+        raise NotImplementedError
+
+    def record(self) -> None:
+        raise NotImplementedError
+
+    def observe_threshold(self, info: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def mark_attempt(self) -> None:
+        raise NotImplementedError
+
+    def calls_since_reading(self) -> int | None:
+        raise NotImplementedError
+
+    def own_calls(self, window: float) -> int:
+        raise NotImplementedError
+
+    def oldest_call(self, window: float) -> float | None:
+        raise NotImplementedError
+
+    def estimated_tenant_calls(self, window: float) -> int:
+        raise NotImplementedError
+
+    def check(self, policy: BudgetPolicy) -> float:
+        """Raise :class:`BudgetExhaustedError` at the cap; else the pause to take before the next call."""
+        window = policy.window_seconds
+        own = self.own_calls(window)
+        cap = policy.cap_calls(self.threshold)
+        tenant = self.estimated_tenant_calls(window)
+        if cap is not None and own >= cap:
+            now = self.now()
+            oldest = self.oldest_call(window)
+            wait = max(0.0, (oldest if oldest is not None else now) + window - now)
+            raise BudgetExhaustedError(
+                f"hourly API budget cap reached ({own} of {cap} calls in the last hour)",
+                resume_at=datetime.now(UTC) + timedelta(seconds=wait),
+            )
+        if tenant >= self.threshold:
+            raise BudgetExhaustedError(
+                f"the tenant's hourly API threshold is reached (about {tenant} of {self.threshold} calls)",
+                resume_at=datetime.now(UTC) + timedelta(seconds=window / 12),
+            )
+        fraction = tenant / self.threshold
+        if fraction >= policy.slow_at[1]:
+            return policy.slow_delays[1]
+        if fraction >= policy.slow_at[0]:
+            return policy.slow_delays[0]
+        return 0.0
+
+    def snapshot(self, policy: BudgetPolicy) -> dict[str, Any]:
+        """Usage figures for dashboards and the sync engine."""
+        tenant = self.estimated_tenant_calls(policy.window_seconds)
+        return {
+            "own_calls_last_hour": self.own_calls(policy.window_seconds),
+            "estimated_tenant_calls": tenant,
+            "threshold": self.threshold,
+            "fraction": tenant / self.threshold,
+            "cap": policy.cap_calls(self.threshold),
+        }
+
+
+class TenantUsage(UsageTracker):
+    """:class:`UsageTracker` kept in this process's memory."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -127,6 +200,14 @@ class TenantUsage:
         self._reading_at: float | None = None
         #: Held by the one thread refreshing ThresholdInformation, so others do not pile on.
         self.refresh_lock = threading.Lock()
+
+    def now(self) -> float:
+        return self._clock()
+
+    def oldest_call(self, window: float) -> float | None:
+        with self._lock:
+            self._prune(self._clock(), window)
+            return self._own[0] if self._own else None
 
     def _prune(self, now: float, window: float) -> None:
         while self._own and self._own[0] <= now - window:
@@ -172,44 +253,6 @@ class TenantUsage:
                 return len(self._own)
             return max(self._tenant_count + self._own_total - self._own_at_reading, len(self._own))
 
-    def check(self, policy: BudgetPolicy) -> float:
-        """Raise :class:`BudgetExhaustedError` at the cap; else the pause to take before the next call."""
-        window = policy.window_seconds
-        own = self.own_calls(window)
-        cap = policy.cap_calls(self.threshold)
-        tenant = self.estimated_tenant_calls(window)
-        now = self._clock()
-        if cap is not None and own >= cap:
-            with self._lock:
-                oldest = self._own[0] if self._own else now
-            wait = max(0.0, oldest + window - now)
-            raise BudgetExhaustedError(
-                f"hourly API budget cap reached ({own} of {cap} calls in the last hour)",
-                resume_at=datetime.now(UTC) + timedelta(seconds=wait),
-            )
-        if tenant >= self.threshold:
-            raise BudgetExhaustedError(
-                f"the tenant's hourly API threshold is reached (about {tenant} of {self.threshold} calls)",
-                resume_at=datetime.now(UTC) + timedelta(seconds=window / 12),
-            )
-        fraction = tenant / self.threshold
-        if fraction >= policy.slow_at[1]:
-            return policy.slow_delays[1]
-        if fraction >= policy.slow_at[0]:
-            return policy.slow_delays[0]
-        return 0.0
-
-    def snapshot(self, policy: BudgetPolicy) -> dict[str, Any]:
-        """Usage figures for dashboards and the sync engine."""
-        tenant = self.estimated_tenant_calls(policy.window_seconds)
-        return {
-            "own_calls_last_hour": self.own_calls(policy.window_seconds),
-            "estimated_tenant_calls": tenant,
-            "threshold": self.threshold,
-            "fraction": tenant / self.threshold,
-            "cap": policy.cap_calls(self.threshold),
-        }
-
 
 class _UsageRegistry:
     def __init__(self) -> None:
@@ -232,11 +275,38 @@ class _UsageRegistry:
 TENANT_USAGE = _UsageRegistry()
 
 
+class LimitsBackend:
+    """Where the concurrency slots and the hourly usage live: this process (default) or Redis."""
+
+    def slot(self, integration_code: str, endpoint: str, limit: int) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def usage(self, tenant_key: str) -> UsageTracker:
+        raise NotImplementedError
+
+
+class LocalLimits(LimitsBackend):
+    """Limits shared by every thread and client of this process."""
+
+    def slot(self, integration_code: str, endpoint: str, limit: int) -> AbstractContextManager[None]:
+        return ENDPOINT_LIMITER.slot(integration_code, endpoint, limit)
+
+    def usage(self, tenant_key: str) -> UsageTracker:
+        return TENANT_USAGE.get(tenant_key)
+
+
+LOCAL_LIMITS = LocalLimits()
+
+
 __all__ = [
     "DEFAULT_HOURLY_THRESHOLD",
     "ENDPOINT_LIMITER",
+    "LOCAL_LIMITS",
     "TENANT_USAGE",
     "BudgetPolicy",
     "EndpointLimiter",
+    "LimitsBackend",
+    "LocalLimits",
     "TenantUsage",
+    "UsageTracker",
 ]
