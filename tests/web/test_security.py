@@ -254,3 +254,25 @@ def test_htmx_style_header_token_is_accepted_for_forms(
         ok = client.post("/users", data=NEW_USER, headers={"X-CSRF-Token": token, "HX-Request": "true"})
         assert ok.status_code == 303
     assert _user_exists(session_factory, NEW_USER["email"])
+
+
+def test_https_gets_hsts_and_secure_cookies(settings: Any, make_org_user: Callable[..., OrgUser]) -> None:
+    from fastapi.testclient import TestClient
+
+    from psabridge.web.app import create_app
+
+    admin = make_org_user("acme", "admin")
+    app = create_app(settings, run_migrations=False)
+    with TestClient(app, base_url="https://hub.example") as client:
+        page = client.get("/login")
+        assert page.headers["strict-transport-security"].startswith("max-age=")
+        response = client.post(
+            "/login",
+            data={"email": admin.email, "password": admin.password, "csrf_token": csrf_from(page.text)},
+            headers={"Origin": "https://hub.example"},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303
+        cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("psab_session="))
+        assert "Secure" in cookie
+    app.state.engine.dispose()

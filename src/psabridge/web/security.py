@@ -58,6 +58,7 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         is_static = str(scope.get("path", "")).startswith("/static/")
+        is_https = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -66,6 +67,8 @@ class SecurityHeadersMiddleware:
                 headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
                 if not is_static and b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
+                if is_https:
+                    headers.append((b"strict-transport-security", b"max-age=31536000"))
                 message["headers"] = headers
             await send(message)
 
