@@ -3,6 +3,7 @@ say what to fix and leave the saved connector as it was, settings are validated 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -50,9 +51,15 @@ def org(make_org: Callable[[str], Org]) -> Org:
 
 
 def test_good_credentials_create_the_connector_with_the_discovered_zone(
-    db: Session, org: Org, emulator: Any, at_settings: Settings
+    db: Session, org: Org, emulator: Any, at_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(ConnectorError):
+        _create(db, org, emulator, at_settings, secret="wrong-secret-value")
     connector = _create(db, org, emulator, at_settings)
+    service.load_option_lists(db, connector, at_settings)
+    assert emulator.credentials.secret not in caplog.text
+    assert "wrong-secret-value" not in caplog.text
     assert connector.zone_name
     assert connector.api_url.rstrip("/") == emulator.api_url.rstrip("/")
     assert connector.status == "needs_settings"
