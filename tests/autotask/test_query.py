@@ -6,10 +6,16 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from psabridge.autotask.errors import InvalidQueryError
 from psabridge.autotask.query import (
+    MAX_OR_CONDITIONS,
+    Condition,
     F,
+    Group,
+    check_limits,
     chunk_in_values,
     normalize_filter,
     parse_filter,
@@ -131,3 +137,40 @@ def test_chunks_are_distinct_and_bounded() -> None:
     assert chunks == [[1, 2], [3, 4], [5]]
     with pytest.raises(InvalidQueryError):
         list(chunk_in_values([1], 0))
+
+
+# --- property: whatever the builder makes survives the wire round trip and the limits are exact ---------
+_fields = st.sampled_from(["id", "companyName", "phone", "isActive", "createDate"])
+_values = st.one_of(st.integers(-5, 10**6), st.text(min_size=1, max_size=8), st.booleans())
+_conditions = st.one_of(
+    st.builds(
+        Condition,
+        st.sampled_from(["eq", "noteq", "gt", "gte", "lt", "lte", "beginsWith", "endsWith", "contains"]),
+        _fields,
+        _values,
+    ),
+    st.builds(Condition, st.sampled_from(["exist", "notExist"]), _fields),
+    st.builds(
+        Condition, st.sampled_from(["in", "notIn"]), _fields, st.lists(_values, min_size=1, max_size=30)
+    ),
+)
+_filters = st.recursive(
+    _conditions,
+    lambda children: st.builds(
+        Group, st.sampled_from(["and", "or"]), st.lists(children, min_size=1, max_size=4).map(tuple)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_filters, min_size=1, max_size=4))
+def test_round_trip_and_limit(items: list[Condition | Group]) -> None:
+    wire = [i.to_json() for i in items]
+    assert [parse_filter(w).to_json() for w in wire] == wire
+    total = sum(i.condition_count() for i in items)
+    if total <= MAX_OR_CONDITIONS:
+        check_limits(items)
+    else:
+        with pytest.raises(InvalidQueryError):
+            check_limits(items)
