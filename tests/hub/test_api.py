@@ -211,3 +211,8 @@ def test_openapi_lists_the_hub_routes(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/api/v1/accounts", "/api/v1/subscriptions/{subscription_id}", "/api/v1/imports"):
         assert path in paths
+
+
+def test_unknown_filter_value_names_the_parameter(client: TestClient, tenant: Tenant) -> None:
+    response = client.get(f"{API}/subscriptions", headers=tenant.viewer, params={"status": "paused"})
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "status"
