@@ -22,6 +22,7 @@ from psabridge.autotask import (
     AutotaskServerError,
     AutotaskValidationError,
     BudgetExhaustedError,
+    F,
     NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
@@ -336,3 +337,35 @@ def test_in_flight_limit_is_shared_across_clients() -> None:
     for t in threads:
         t.join()
     assert state["peak"] == 3
+
+
+def test_query_in_chunks_under_the_limit_and_posts_next_pages() -> None:
+    import json
+
+    bodies: list[dict[str, Any]] = []
+    urls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        urls.append(str(request.url))
+        if "page=2" in str(request.url):
+            return httpx.Response(200, json={"items": [{"id": -1}], "pageDetails": {"nextPageUrl": None}})
+        values = body["filter"][0]["value"]
+        next_url = (
+            "https://at.example/ATServicesRest/V1.0/Companies/query?page=2" if len(bodies) == 1 else None
+        )
+        return httpx.Response(
+            200, json={"items": [{"id": v} for v in values], "pageDetails": {"nextPageUrl": next_url}}
+        )
+
+    client = make_client(handler)
+    assert list(client.query_in("Companies", "id", [])) == []
+    assert bodies == []
+    extra = [F.in_("companyType", [1, 2, 3]), F.eq("isActive", True)]
+    rows = list(client.query_in("Companies", "id", [*range(1200), 5, 6], extra=extra))
+    sizes = [len(b["filter"][0]["value"]) for b, u in zip(bodies, urls, strict=True) if "page=2" not in u]
+    assert sizes == [496, 496, 208]  # 500 minus the 4 conditions of `extra`
+    assert bodies[1] == bodies[0]  # the next page is POSTed with the same body
+    assert urls[1].endswith("?page=2")
+    assert sorted(r["id"] for r in rows if r["id"] >= 0) == list(range(1200))
