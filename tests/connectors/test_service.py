@@ -242,10 +242,29 @@ def test_options_come_from_the_tenant_and_are_cached_until_refreshed(
     service.load_option_lists(db, connector, at_settings)
     assert emulator.control.calls()["total"] == 0  # everything from the cache
 
-    opts.clear_options(db, connector)
+    service.refresh_options(db, connector, at_settings)
     assert db.scalar(select(ConnectorOptionCache)) is None
     service.load_option_lists(db, connector, at_settings)
-    assert emulator.control.calls()["total"] > 0
+    calls = emulator.control.calls()["calls"]
+    assert calls["Companies"]["metadata"] == 1  # picklists re-read from Autotask, not a process cache
+    assert calls["BillingCodes"]["query"] == 1
+
+
+def test_autotask_failing_while_settings_are_validated_leaves_them_unchanged(
+    db: Session, org: Org, emulator: Any, at_settings: Settings
+) -> None:
+    connector = _create(db, org, emulator, at_settings)
+    lists = service.load_option_lists(db, connector, at_settings)
+    service.refresh_options(db, connector, at_settings)
+    emulator.control.add_fault(action="500", entity="Resources", count=None)
+    with pytest.raises(ConnectorError) as info:
+        service.save_settings(db, connector, _full_settings(lists), app_settings=at_settings)
+    assert info.value.upstream
+    assert "Autotask answered with an error while trying to read the dropdown options" in info.value.message
+    db.rollback()
+    db.expire_all()
+    unchanged = service.get_autotask_connector(db, org.id)
+    assert unchanged is not None and unchanged.settings_json == {} and unchanged.status == "needs_settings"
 
 
 def test_complete_settings_are_saved_and_the_connector_is_set_up(

@@ -211,7 +211,7 @@ def refresh_options(
 ) -> OptionsOut:
     """Forget the cached lists and read them again from Autotask."""
     connector = _connector(db, principal, connector_id)
-    opts.clear_options(db, connector)
+    service.refresh_options(db, connector, app_settings)
     try:
         lists = service.load_option_lists(db, connector, app_settings)
     except ConnectorError as exc:

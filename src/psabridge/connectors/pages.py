@@ -330,7 +330,7 @@ def refresh_options(
 ) -> Response:
     """Forget the cached dropdown options; the page reads them again from Autotask."""
     connector = _connector_or_404(db, user.organization_id, connector_id)
-    opts.clear_options(db, connector)
+    service.refresh_options(db, connector, app_settings)
     return RedirectResponse(
         f"/integrations/autotask/{connector_id}?notice={quote('Options read again from Autotask.')}#settings",
         status_code=303,

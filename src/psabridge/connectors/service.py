@@ -468,3 +468,14 @@ def load_option_lists(
     finally:
         factory.close()
     return lists
+
+
+def refresh_options(session: Session, connector: Connector, app_settings: Settings) -> None:
+    """The Refresh action: forget the cached lists, in the database and in the client's metadata cache,
+    so the next read goes to Autotask (a picklist value added in Autotask a minute ago shows up)."""
+    opts.clear_options(session, connector)
+    lazy = LazyClient(connector, app_settings)
+    try:
+        lazy().refresh_metadata()
+    finally:
+        lazy.close()
