@@ -13,64 +13,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from psabridge.autotask import AutotaskClient, AutotaskCredentials
 from psabridge.config import Settings
 from psabridge.connectors import service as connectors
-from psabridge.connectors.settings import AutotaskConnectorSettings, BillingFrequency
+from psabridge.connectors.settings import AutotaskConnectorSettings
 from psabridge.emulator.testing import EmulatorHandle
 from psabridge.hub import models as hub
 from psabridge.hub import models as hub_models
 from psabridge.hub.orgs import create_organization
 from psabridge.sync import service
 from psabridge.sync.models import SyncRun
+from psabridge.sync.tenant_defaults import recommended_settings
 
 
 def tenant_settings(emu: EmulatorHandle, **overrides: Any) -> AutotaskConnectorSettings:
     """Connector settings chosen by label from the emulator's tenant, as a user would."""
     client = AutotaskClient(AutotaskCredentials(*emu.credentials), zone_url=emu.zone_url)
     try:
-        codes = list(client.query("BillingCodes", [], include_fields=["id", "name", "useType", "isActive"]))
-        material = client.picklist_value("BillingCodes", "useType", "Material")
-        recurring = client.picklist_value("BillingCodes", "useType", "Recurring Contract Service")
-        product_code = next(c["id"] for c in codes if c["useType"] == material and c["isActive"])
-        service_code = next(c["id"] for c in codes if c["useType"] == recurring and c["isActive"])
-        resources = list(client.query("Resources", [{"op": "eq", "field": "isActive", "value": True}]))
-        refund = next(p for p in client.query("Products", [{"op": "eq", "field": "sku", "value": "REFUND"}]))
-        vendors = {
-            c["companyName"]: c["id"]
-            for c in client.query(
-                "Companies",
-                [
-                    {
-                        "op": "eq",
-                        "field": "companyType",
-                        "value": client.picklist_value("Companies", "companyType", "Vendor"),
-                    }
-                ],
-            )
-        }
-        periods = {
-            BillingFrequency.MONTHLY: client.picklist_value("Services", "periodType", "Monthly"),
-            BillingFrequency.QUARTERLY: client.picklist_value("Services", "periodType", "Quarterly"),
-            BillingFrequency.SEMI_ANNUAL: client.picklist_value("Services", "periodType", "Semi-Annual"),
-            BillingFrequency.ANNUAL: client.picklist_value("Services", "periodType", "Yearly"),
-        }
-        values: dict[str, Any] = dict(
-            allow_duplicated_services=False,
-            time_reporting_requires_start_and_stop_times=True,
-            setup_fee_enabled=True,
-            setup_fee_billing_code_id=service_code,
-            default_charge_type=client.picklist_value("ContractCharges", "chargeType", "Operational"),
-            default_company_type=client.picklist_value("Companies", "companyType", "Customer"),
-            default_billing_preference=client.picklist_value("Contracts", "billingPreference", "Immediately"),
-            default_contract_type=client.picklist_value("Contracts", "contractType", "Recurring Service"),
-            default_vendor_type=client.picklist_value("Companies", "companyType", "Vendor"),
-            default_owner_resource_id=resources[0]["id"],
-            default_refund_product_id=refund["id"],
-            product_billing_code_id=product_code,
-            service_billing_code_id=service_code,
-            billing_frequencies=periods,
-            manufacturers={name: cid for name, cid in vendors.items() if name in ("Microsoft", "Datto")},
-        )
-        values.update(overrides)
-        return AutotaskConnectorSettings(**values)
+        return recommended_settings(client, **overrides)
     finally:
         client.close()
 

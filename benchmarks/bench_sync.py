@@ -1,0 +1,216 @@
+"""Sync engine API budget and wall time (``python -m benchmarks bench_sync``).
+
+Sample data with at least 1,000 subscriptions is synced into a fresh emulator tenant answering every call
+after 100 ms. Measured:
+
+* API calls made (every request the emulator served, metadata included) against the minimum: one write
+  per Autotask change of the plan plus ceil(records/500) reads per entity (target <= 1.05);
+* calls of a no-change re-run;
+* wall time against the bound set by 3 concurrent requests per endpoint: the plan's stages run in
+  dependency order, so the bound is the sum over stages of ceil(writes/3) x latency, plus the reads.
+
+Results are written to docs/benchmarks.md between the bench_sync markers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from psabridge.autotask import AutotaskClient, AutotaskCredentials
+from psabridge.autotask.limits import TENANT_USAGE
+from psabridge.config import Settings
+from psabridge.connectors import service as connectors
+from psabridge.db import make_engine, make_sessionmaker, migrate
+from psabridge.emulator import seed
+from psabridge.emulator.testing import EmulatorControl, EmulatorCredentials
+from psabridge.hub import models as hub
+from psabridge.hub.orgs import create_organization
+from psabridge.hub.sample_data import generate
+from psabridge.sync import service
+from psabridge.sync.planner import Plan
+from psabridge.sync.reader import hub_record_ids
+from psabridge.sync.tenant_defaults import recommended_settings
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+START, END = "<!-- bench_sync:start -->", "<!-- bench_sync:end -->"
+CUSTOMERS = int(os.environ.get("PSABRIDGE_BENCH_SYNC_CUSTOMERS", "240"))
+MIN_SUBSCRIPTIONS = int(os.environ.get("PSABRIDGE_BENCH_SYNC_MIN_SUBSCRIPTIONS", "1000"))
+LATENCY_MS = int(os.environ.get("PSABRIDGE_BENCH_SYNC_LATENCY_MS", "100"))
+PER_ENDPOINT = 3
+TARGET = 1.05
+
+
+def _record(text: str) -> None:
+    current = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
+    section = f"{START}\n{text.rstrip()}\n{END}"
+    if START in current and END in current:
+        before, rest = current.split(START, 1)
+        current = before + section + rest.split(END, 1)[1]
+    else:
+        current = current.rstrip() + "\n\n" + section + "\n"
+    DOC.write_text(current, encoding="utf-8")
+
+
+@dataclass
+class _Emulator:
+    base_url: str
+    credentials: EmulatorCredentials
+    control: EmulatorControl
+
+    @property
+    def zone_url(self) -> str:
+        return f"{self.base_url}/atservicesrest/v1.0/zoneInformation"
+
+
+@contextmanager
+def _emulator_process() -> Iterator[_Emulator]:
+    """The emulator in its own process (Autotask is remote: it must not share our interpreter's GIL)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    exe = str(Path(sys.executable).with_name("psabridge"))
+    proc = subprocess.Popen(
+        [exe, "emulator", "--port", str(port), "--hourly-limit", "1000000"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    control = EmulatorControl(base)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                control.calls()
+                break
+            except Exception:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the emulator did not start") from None
+                time.sleep(0.2)
+        creds = EmulatorCredentials(seed.DEMO_USERNAME, seed.DEMO_SECRET, seed.DEMO_INTEGRATION_CODE)
+        yield _Emulator(base, creds, control)
+    finally:
+        control.close()
+        proc.terminate()
+        proc.wait(10)
+
+
+def _total(calls: dict[str, Any], *, tenant_only: bool = True) -> int:
+    return sum(
+        n
+        for entity, verbs in calls["calls"].items()
+        if not (tenant_only and entity.lower() == "zoneinformation")
+        for n in verbs.values()
+    )
+
+
+def _bound_seconds(plan: Plan, read_calls: int) -> float:
+    """Wall-time bound at 3 requests in flight per endpoint, stages in dependency order."""
+    stages: Counter[tuple[str, str]] = Counter()
+    for op in plan.operations:
+        if op.cost:
+            stages[(op.phase, op.entity)] += op.cost
+    latency = LATENCY_MS / 1000
+    return sum(math.ceil(n / PER_ENDPOINT) * latency for n in stages.values()) + read_calls * latency
+
+
+def run() -> dict[str, float]:
+    TENANT_USAGE.clear()
+    with tempfile.TemporaryDirectory() as tmp, _emulator_process() as emu:
+        url = f"sqlite:///{tmp}/bench.db"
+        migrate(url)
+        engine = make_engine(url)
+        factory = make_sessionmaker(engine)
+        app_settings = Settings(data_dir=Path(tmp), database_url=url, autotask_zone_url=emu.zone_url)
+        with factory() as s:
+            org = create_organization(s, "Bench MSP", "bench")
+            generate(s, org, customers=CUSTOMERS, seed=3)
+            s.commit()
+            connector = connectors.create_or_update_connector(
+                s,
+                org.id,
+                username=emu.credentials.username,
+                secret=emu.credentials.secret,
+                integration_code=emu.credentials.integration_code,
+                app_settings=app_settings,
+            )
+            with AutotaskClient(AutotaskCredentials(*emu.credentials), zone_url=emu.zone_url) as setup:
+                connector.settings_json = recommended_settings(setup).model_dump(mode="json")
+            s.commit()
+            org_id = org.id
+            subs = s.scalar(select(func.count()).select_from(hub.Subscription)) or 0
+            logs = s.scalar(select(func.count()).select_from(hub.LicenseChangeLog)) or 0
+        assert subs >= MIN_SUBSCRIPTIONS, f"only {subs} subscriptions; raise PSABRIDGE_BENCH_SYNC_CUSTOMERS"
+
+        emu.control.set_latency(LATENCY_MS)
+        emu.control.clear_calls()
+        plans: list[Plan] = []
+        started = time.perf_counter()
+        first = service.run_sync(factory, org_id, app_settings=app_settings, on_plan=plans.append)
+        wall = time.perf_counter() - started
+        calls = emu.control.calls()
+        made = _total(calls)
+        plan = plans[0]
+        with factory() as s:
+            snapshot = service.load_snapshot(s, org_id)
+        entity_records: Counter[str] = Counter()
+        from psabridge.sync.keys import RECORD_TYPES
+
+        for record_type, ids in hub_record_ids(snapshot).items():
+            entity_records[RECORD_TYPES[record_type].entity] += len(ids)
+        writes = sum(op.cost for op in plan.operations)
+        minimum = writes + sum(math.ceil(n / 500) for n in entity_records.values() if n)
+        bound = _bound_seconds(plan, made - writes)
+
+        emu.control.clear_calls()
+        started = time.perf_counter()
+        second = service.run_sync(factory, org_id, app_settings=app_settings)
+        rerun_wall = time.perf_counter() - started
+        rerun_calls = _total(emu.control.calls())
+        engine.dispose()
+
+    ratio = made / minimum
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    print(f"subscriptions={subs} logs={logs} first run: {first.status}, {made} calls, minimum {minimum}")
+    print(f"ratio {ratio:.3f} (target <= {TARGET}); wall {wall:.1f}s vs bound {bound:.1f}s")
+    print(f"no-change re-run: {second.status}, {rerun_calls} calls, {rerun_wall:.1f}s")
+    _record(
+        "## Sync engine: API budget and wall time (benchmarks/bench_sync.py)\n\n"
+        f"Sample data ({CUSTOMERS} customers, seed 3: {subs:,} subscriptions, {logs:,} license change logs) "
+        f"synced into a fresh emulator tenant with {LATENCY_MS} ms latency per call, SQLite. Minimum = one "
+        "write per Autotask change of the plan + ceil(records/500) reads per entity. Bound = sum over the "
+        "plan's stages (dependency order) of ceil(writes/3) x latency + reads x latency (3 requests in flight "
+        "per endpoint). Calls include metadata reads; zone discovery is not a tenant API call.\n\n"
+        "| measured (UTC) | writes | API calls | minimum | calls/minimum | target | wall | bound | wall/bound "
+        "| no-change re-run calls | re-run wall |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+        f"| {stamp} | {writes:,} | {made:,} | {minimum:,} | **{ratio:.3f}** | <= {TARGET} | {wall:.1f} s "
+        f"| {bound:.1f} s | {wall / bound:.2f} | **{rerun_calls}** | {rerun_wall:.1f} s |\n\n"
+        "Machine: 2 shared CPUs (other work running); the emulator runs in the same process.\n"
+    )
+    return {
+        "ratio": ratio,
+        "calls": made,
+        "minimum": minimum,
+        "wall": wall,
+        "bound": bound,
+        "rerun": rerun_calls,
+    }
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()
