@@ -369,3 +369,13 @@ def test_query_in_chunks_under_the_limit_and_posts_next_pages() -> None:
     assert bodies[1] == bodies[0]  # the next page is POSTed with the same body
     assert urls[1].endswith("?page=2")
     assert sorted(r["id"] for r in rows if r["id"] >= 0) == list(range(1200))
+
+
+def test_get_routes() -> None:
+    handler, seen = scripted(httpx.Response(200, json={"item": {"id": 5}}))
+    client = make_client(handler)
+    client.get("Companies", 5, parent_id=9)  # no parent route: the root is used
+    client.get("Contacts", 5)  # root GET exists
+    client.get("Contacts", 5, parent_id=9)  # explicit parent route
+    paths = [r.url.path.removeprefix("/ATServicesRest/V1.0/") for r in seen]
+    assert paths == ["Companies/5", "Contacts/5", "Companies/9/Contacts/5"]

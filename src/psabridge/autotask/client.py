@@ -397,17 +397,17 @@ class AutotaskClient:
     def get(self, entity: str, id: int, *, parent_id: int | None = None) -> dict[str, Any] | None:
         """One record by id, or ``None`` when it does not exist or is not visible (``{"item": null}``)."""
         spec = self.registry.require(entity, "get")
-        if spec.has_root("get") and parent_id is None:
+        route = spec.parent_route("get")
+        if route is not None and parent_id is not None:
+            path = f"{route.path(parent_id)}/{int(id)}"
+        elif spec.has_root("get"):
             path = f"{entity}/{int(id)}"
         else:
-            route = spec.parent_route("get")
-            if route is None or parent_id is None:
-                raise UnsupportedOperationError(
-                    f"{entity} can only be read through {route.route if route else 'no route'} (parent_id required)",
-                    entity=entity,
-                    verb="get",
-                )
-            path = f"{route.path(parent_id)}/{int(id)}"
+            raise UnsupportedOperationError(
+                f"{entity} can only be read through {route.route if route else 'no route'} (pass parent_id)",
+                entity=entity,
+                verb="get",
+            )
         data = self._request("GET", path, entity=entity, verb="get")
         item = data.get("item") if isinstance(data, dict) else None
         return item if isinstance(item, dict) else None
