@@ -27,6 +27,12 @@ def test_org_and_token_commands(settings: Settings, client: TestClient) -> None:
     bad_role = runner.invoke(app, ["token", "create", "--org", "contoso-it", "--role", "owner"])
     assert bad_role.exit_code == 1
 
+    listed = runner.invoke(app, ["token", "list", "--org", "contoso-it"])
+    assert listed.exit_code == 0 and plain[:12] in listed.output and plain not in listed.output
+    assert runner.invoke(app, ["token", "revoke", "1", "--org", "contoso-it"]).exit_code == 0
+    response = client.get("/api/v1/organizations/me", headers={"Authorization": f"Bearer {plain}"})
+    assert response.status_code == 401
+
 
 def test_import_of_bad_file_prints_each_row_and_fails(settings: Settings) -> None:
     runner = CliRunner()

@@ -90,6 +90,39 @@ def token_create(
         )
 
 
+@token_app.command("list")
+def token_list(org: str = typer.Option(..., "--org", help="Organization slug.")) -> None:
+    """List an organization's API tokens (prefix, role, last use; never the token)."""
+    from sqlalchemy import select
+
+    from psabridge.hub.models import ApiToken
+    from psabridge.hub.orgs import get_organization
+
+    with _session() as session:
+        organization = get_organization(session, org)
+        tokens = session.scalars(
+            select(ApiToken).where(ApiToken.organization_id == organization.id).order_by(ApiToken.id)
+        )
+        typer.echo("id\trole\tprefix\tlast used\tstatus\tname")
+        for t in tokens:
+            used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
+            state = "revoked" if t.revoked else "active"
+            typer.echo(f"{t.id}\t{t.role}\t{t.token_prefix}…\t{used}\t{state}\t{t.name}")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: int = typer.Argument(..., help="Token id (see `psabridge token list`)."),
+    org: str = typer.Option(..., "--org", help="Organization slug."),
+) -> None:
+    """Revoke an API token: it stops working at once."""
+    from psabridge.hub.orgs import get_organization, revoke_api_token
+
+    with _session() as session:
+        revoke_api_token(session, get_organization(session, org).id, token_id)
+        typer.echo(f"Token {token_id} revoked.")
+
+
 def import_command(
     files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="CSV or JSON files."),
     org: str | None = OrgOption,
