@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from psabridge.hub.errors import HubError
@@ -39,6 +40,12 @@ def _session() -> Iterator[Session]:
         for e in exc.errors:
             where = f"line {e.line}: " if e.line is not None else ""
             err.print(f"  {where}{e.field}: {e.message}", highlight=False, markup=False)
+        raise typer.Exit(1) from exc
+    except IntegrityError as exc:  # a concurrent writer won a race the checks could not see
+        Console(stderr=True).print(
+            f"[red]Error:[/red] the database refused the change (nothing was written): {exc.orig}",
+            highlight=False,
+        )
         raise typer.Exit(1) from exc
     finally:
         engine.dispose()
