@@ -48,3 +48,44 @@ def test_push_refuses_a_plan_that_changed_since_the_preview(
     run_page = client.get(pushed.headers["location"]).text
     assert 'data-testid="run-status">succeeded<' in run_page
     assert any(c.get("companyName") == "Late Arrival Dental" for c in emulator.control.records("Companies"))
+
+
+def test_one_autotask_record_cannot_be_linked_to_two_hub_records(
+    psa_app: str, make_org_user: Any, set_up_org: Any, session_factory: sessionmaker[Session]
+) -> None:
+    admin = make_org_user(slug="acme", role="admin")
+    org = set_up_org(admin.organization_id)
+    client, csrf = signed_in_client(psa_app, admin.email, admin.password)
+    first = client.post(
+        "/psa-integration/link",
+        data={
+            "csrf_token": csrf,
+            "record_type": "account",
+            "hub_id": org.contoso_account_id,
+            "autotask_id": 180,
+            "tab": "customers",
+        },
+    )
+    assert first.status_code == 303 and "notice=linked" in first.headers["location"]
+    with session_factory() as s:
+        other = add_account_with_contact(s, org.organization_id, "Contoso Look-alike", "LOOK-1")
+        s.commit()
+        other_id = other.id
+    second = client.post(
+        "/psa-integration/link",
+        data={
+            "csrf_token": csrf,
+            "record_type": "account",
+            "hub_id": other_id,
+            "autotask_id": 180,
+            "tab": "customers",
+        },
+    )
+    page = client.get(second.headers["location"]).text
+    assert "already linked to another hub record" in page
+    with session_factory() as s:
+        statuses = {
+            (r["record_type"], r["hub_id"]): r for r in service.record_statuses(s, org.organization_id)
+        }
+    assert statuses[("account", org.contoso_account_id)]["autotask_id"] == 180
+    assert ("account", other_id) not in statuses or statuses[("account", other_id)]["autotask_id"] is None
