@@ -213,3 +213,20 @@ def test_import_cannot_reference_another_organizations_records(db: Session, org:
     for name in ORDER:
         _import(db, other, name)
     assert db.scalar(select(func.count()).select_from(Subscription)) == 6
+
+
+def test_json_bundle_errors_name_the_line_of_each_record(db: Session, org: Organization) -> None:
+    bundle = (EXAMPLES / "bundle.json").read_text()
+    broken = bundle.replace('"quantity": 12', '"quantity": "twelve"').replace(
+        '"quantity_before": 10, "quantity_after": 12', '"quantity_before": 10, "quantity_after": -1'
+    )
+    lines = broken.splitlines()
+    sub_line = next(i for i, line in enumerate(lines, 1) if '"twelve"' in line)
+    log_line = next(i for i, line in enumerate(lines, 1) if '"quantity_after": -1' in line)
+    with pytest.raises(ImportFailed) as err:
+        _import(db, org, "bundle.json", broken.encode())
+    assert [(e.line, e.field) for e in err.value.errors] == [
+        (sub_line, "quantity"),
+        (log_line, "quantity_after"),
+    ]
+    assert db.scalar(select(func.count()).select_from(Account)) == 0
