@@ -174,11 +174,18 @@ def _hub_records(session: Session, org: int, tab: Tab, names: _Names) -> list[tu
                 label = f"{p.name} ({freq.replace('_', '-')})"
                 out.append((f"service.{freq}", p.id, label, p.sku or ""))
     elif tab.key == "customers":
+        primaries = select(hub.Account.primary_contact_id).where(hub.Account.organization_id == org)
+        contacts = {
+            c.id: c
+            for c in session.scalars(
+                select(hub.Contact).where(hub.Contact.organization_id == org, hub.Contact.id.in_(primaries))
+            )
+        }
         for a in sorted(names.accounts.values(), key=lambda a: (a.name, a.id)):
             out.append(("account", a.id, a.name, " · ".join(x for x in (a.phone, a.city) if x)))
             if a.primary_contact_id:
-                contact = session.get(hub.Contact, a.primary_contact_id)
-                if contact is not None and contact.organization_id == org:
+                contact = contacts.get(a.primary_contact_id)
+                if contact is not None:
                     out.append(
                         (
                             "contact",

@@ -94,19 +94,28 @@ class LinkRefused(Exception):
     """The chosen Autotask record cannot be linked (does not exist, or already linked elsewhere)."""
 
 
-def check_target(
-    session: Session,
-    client: SearchClient,
-    *,
-    organization_id: int,
-    record_type: str,
-    hub_id: int,
-    autotask_id: int,
-) -> Match:
-    """The Autotask record to link, after checking it exists and no other hub record is linked to it."""
+def check_link_allowed(
+    session: Session, *, organization_id: int, record_type: str, hub_id: int, autotask_id: int
+) -> Target:
+    """Refuse a link that would give one Autotask record two hub records, or move a synced record.
+
+    Checked in the database only (no API call), so bulk confirmation of suggestions stays free.
+    """
     target = target_for(record_type)
     if target is None:
         raise LinkRefused(f"Records of type {record_type!r} cannot be linked by hand")
+    own = session.scalar(
+        select(SyncLink).where(
+            SyncLink.organization_id == organization_id,
+            SyncLink.record_type == record_type,
+            SyncLink.hub_id == hub_id,
+        )
+    )
+    if own is not None and own.status == "synced" and own.autotask_id not in (None, autotask_id):
+        raise LinkRefused(
+            f"This record is already synced to Autotask {target.entity} #{own.autotask_id}; "
+            "it cannot be moved to another Autotask record"
+        )
     other = session.scalar(
         select(SyncLink).where(
             SyncLink.organization_id == organization_id,
@@ -121,6 +130,26 @@ def check_target(
             f"Autotask {target.entity} #{autotask_id} is already linked to another hub record "
             f"({other.record_type} {other.hub_id}); one Autotask record holds one hub record"
         )
+    return target
+
+
+def check_target(
+    session: Session,
+    client: SearchClient,
+    *,
+    organization_id: int,
+    record_type: str,
+    hub_id: int,
+    autotask_id: int,
+) -> Match:
+    """The Autotask record to link, after checking it exists and no other hub record is linked to it."""
+    target = check_link_allowed(
+        session,
+        organization_id=organization_id,
+        record_type=record_type,
+        hub_id=hub_id,
+        autotask_id=autotask_id,
+    )
     item = client.get(target.entity, autotask_id)
     if item is None:
         raise LinkRefused(f"Autotask {target.entity} #{autotask_id} does not exist or is not visible")

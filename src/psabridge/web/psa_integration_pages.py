@@ -270,8 +270,12 @@ def bulk(
                 if len(candidates) != 1:
                     skipped.append(key)
                     continue
-                service.link_record(db, org, record_type, hub_id, int(candidates[0]["id"]))
-        except service.SyncError:
+                target_id = int(candidates[0]["id"])
+                searchmod.check_link_allowed(
+                    db, organization_id=org, record_type=record_type, hub_id=hub_id, autotask_id=target_id
+                )
+                service.link_record(db, org, record_type, hub_id, target_id)
+        except (service.SyncError, searchmod.LinkRefused):
             db.rollback()
             skipped.append(key)
     notice = "bulk_add_new" if action == "add_new" else "bulk_linked"
