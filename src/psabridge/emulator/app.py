@@ -13,6 +13,7 @@ import asyncio
 import base64
 import dataclasses
 import json
+import logging
 import os
 from collections import defaultdict
 from typing import Any
@@ -32,6 +33,7 @@ from psabridge.emulator.routes import RouteMatch, route_table
 from psabridge.emulator.schema import EntityDef
 from psabridge.emulator.tenant import ApiUser, EmulatorTenant
 
+log = logging.getLogger(__name__)
 PAGE_SIZE = 500
 THREAD_LIMIT_MESSAGE = (
     "Itgenatr005: The thread limit for this integration code and endpoint has been exceeded "
@@ -70,6 +72,11 @@ class DroppedResponse(Response):
         await send({"type": "http.response.body", "body": b'{"item', "more_body": True})
 
 
+def _no_constants(name: str) -> Any:
+    """NaN and Infinity are not JSON; Python would accept them and then emit invalid JSON."""
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def _token(data: dict[str, int]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
 
@@ -101,6 +108,9 @@ class Emulator:
             return await self._handle(request)
         except EmulatorError as exc:
             return _errors(exc.status, exc.errors, exc.headers)
+        except Exception as exc:  # a bug or input nobody foresaw: answer like Autotask, never hang up
+            log.exception("emulator error on %s %s", request.method, request.url.path)
+            return _errors(500, [f"An unexpected error has occurred: {type(exc).__name__}."])
 
     async def _handle(self, request: Request) -> Response:
         path = request.url.path
@@ -220,7 +230,7 @@ class Emulator:
         if not raw.strip():
             return None
         try:
-            return json.loads(raw)
+            return json.loads(raw, parse_constant=_no_constants)
         except (ValueError, UnicodeDecodeError):
             raise EmulatorError(500, ["The request body is not valid JSON."]) from None
 
@@ -251,7 +261,7 @@ class Emulator:
                 if search is None:
                     raise EmulatorError(500, ["A search parameter with the query is required."])
                 try:
-                    query = json.loads(search)
+                    query = json.loads(search, parse_constant=_no_constants)
                 except ValueError:
                     raise EmulatorError(500, ["The search parameter is not valid JSON."]) from None
             else:
