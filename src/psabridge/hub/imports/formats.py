@@ -86,11 +86,12 @@ def _parse_csv(name: str, text: str, declared_type: str | None) -> Upload:
     for values in reader:
         start = line + 1
         line = reader.line_num
-        if not any(v.strip() for v in values):
+        values = [v.strip() for v in values]
+        if not any(values):
             continue
         if len(values) != len(header):
             raise _fail(f"row has {len(values)} cells but the header has {len(header)}", "row", start)
-        data = {h: v.strip() for h, v in zip(header, values, strict=True) if v.strip() != ""}
+        data = {h: v for h, v in zip(header, values, strict=True) if v}
         row_type = file_type
         if "record_type" in data:
             row_type = normalize_type(data.pop("record_type")) or ""

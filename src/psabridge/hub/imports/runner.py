@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from psabridge.db import utcnow
@@ -48,6 +48,19 @@ def run_import(session: Session, organization_id: int, upload: Upload) -> list[I
     bad row. The caller commits (or rolls back)."""
     checked = Checker(session, organization_id, upload).check()
     return _Writer(session, organization_id, checked).write()
+
+
+def _copy_rows(
+    connection: Connection, table: str, columns: tuple[str, ...], rows: list[dict[str, Any]]
+) -> None:
+    """PostgreSQL: stream rows with COPY on the session's own connection (same transaction); several
+    times faster than executemany INSERT for tens of thousands of rows."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    column_list = ", ".join(f'"{c}"' for c in columns)
+    with driver.cursor() as cursor, cursor.copy(f'COPY "{table}" ({column_list}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
 
 
 def _chunks(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -159,7 +172,10 @@ class _Writer:
         for row in rows:
             groups[tuple(sorted(row))].append(row)
         connection = self.session.connection()
-        for group in groups.values():
+        for columns, group in groups.items():
+            if connection.dialect.name == "postgresql":
+                _copy_rows(connection, table.name, columns, group)
+                continue
             for chunk in _chunks(group):
                 connection.execute(insert(table), chunk)
 
