@@ -151,3 +151,27 @@ def test_new_unit_price_rides_on_the_adjustment(env: SyncEnv, hub: Hub) -> None:
     assert len(adj) == 1 and float(adj[0]["adjustedUnitPrice"]) == 19.5 and adj[0]["unitChange"] == 2
     service_after = next(s for s in env.records("Services") if s["id"] == cs["serviceID"])
     assert service_after["unitPrice"] == service_before["unitPrice"]
+
+
+def test_archived_change_is_corrected_by_an_opposite_adjustment(env: SyncEnv, hub: Hub) -> None:
+    """History is never edited: a pushed change that is archived in the hub gets an opposite adjustment."""
+    from psabridge.hub.service import archive_license_change_log
+
+    sub, cs = _synced_subscription(env, hub)
+    log = hub.change(sub, date(2026, 2, 15), 16)
+    assert run_ok(env)
+    with env.factory() as s:
+        archive_license_change_log(s, env.org_id, log.id)
+        s.commit()
+        from psabridge.hub import models as m
+
+        row = s.get(m.Subscription, sub.id)
+        assert row is not None and row.quantity == 10
+    plan = env.plan().plan
+    assert [(op.record_type, op.body["unitChange"]) for op in plan.operations] == [("reversal", -6)]
+    assert run_ok(env)
+    adj = _adjustments_of(env, cs["id"])
+    assert sorted(a["unitChange"] for a in adj) == [-6, 6]
+    assert units_on(env, cs["id"], "2026-02-15") == 16  # the pushed history stays
+    assert units_on(env, cs["id"], date.today().isoformat()) == 10
+    assert env.plan().plan.operations == []

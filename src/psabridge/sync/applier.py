@@ -320,6 +320,7 @@ def ids_from_links(links: dict[tuple[str, int], Any]) -> dict[str, int]:
             "license_change_log",
             "subscription_start",
             "cancellation",
+            "reversal",
             "refund",
         ):
             out[ref(record_type, hub_id)] = int(link.autotask_id)

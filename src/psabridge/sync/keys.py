@@ -45,6 +45,8 @@ _TYPES = [
     RecordType("subscription_start", "changes", "ContractServiceAdjustments", None, "I"),
     RecordType("license_change_log", "changes", "ContractServiceAdjustments", None, "L"),
     RecordType("cancellation", "changes", "ContractServiceAdjustments", None, "X"),
+    # an archived change log that had been pushed is corrected by an opposite adjustment
+    RecordType("reversal", "changes", "ContractServiceAdjustments", None, "V"),
     RecordType("refund", "charges", "ContractCharges", "purchaseOrderNumber", "R"),
 ]
 for _freq, _code in FREQ_CODES.items():

@@ -18,7 +18,7 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -660,6 +660,17 @@ class _Planner:
                 price_now = lg.unit_price
             if lg.delta or new_price is not None or not lg.is_refund:
                 items.append((lg.effective_date, "license_change_log", lg.id, lg.delta, new_price))
+        # archived logs that had been pushed: the pushed adjustment stays (history is never edited) and
+        # an opposite adjustment corrects it, dated when the log was archived (Autotask refuses a second
+        # adjustment of the service on the original date)
+        for lg in logs:
+            if lg.status != "archived" or not self._synced("license_change_log", lg.id) or not lg.delta:
+                continue
+            items.append((lg.effective_date, "license_change_log", lg.id, lg.delta, None))
+            when = max(lg.effective_date + timedelta(days=1), lg.changed_on or lg.effective_date)
+            if contract is not None and contract.end_date is not None:
+                when = min(when, contract.end_date)
+            items.append((when, "reversal", lg.id, -lg.delta, None))
         if sub.status == "cancelled" and final > 0:
             when = sub.end_date or sub.changed_on
             items.append((when, "cancellation", sub.id, -final, None))
@@ -752,7 +763,11 @@ class _Planner:
     ) -> str:
         product = self.products.get(sub.product_id)
         name = product.name if product else f"subscription {sub.id}"
-        kind = {"subscription_start": "initial units", "cancellation": "cancellation"}.get(item[1], "change")
+        kind = {
+            "subscription_start": "initial units",
+            "cancellation": "cancellation",
+            "reversal": "correction of an archived change",
+        }.get(item[1], "change")
         return f"{name} {kind} {'+' if item[3] >= 0 else ''}{item[3]} on {when.isoformat()}"
 
     def _synced(self, record_type: str, hub_id: int) -> bool:

@@ -139,6 +139,7 @@ def load_snapshot(session: Session, organization_id: int) -> HubSnapshot:
             lg.status,
             lg.is_refund,
             lg.refund_amount,
+            lg.updated_at.date() if lg.updated_at else None,
         )
         for lg in session.scalars(
             select(hub.LicenseChangeLog).where(hub.LicenseChangeLog.organization_id == org)

@@ -94,6 +94,7 @@ class HubChangeLog:
     status: str
     is_refund: bool
     refund_amount: Decimal | None
+    changed_on: date | None = None  # last change (for an archived log: when it was archived)
 
     @property
     def delta(self) -> int:

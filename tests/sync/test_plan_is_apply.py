@@ -1,0 +1,35 @@
+"""The preview is exactly what apply does: the dry-run plan, the applied plan and the journal agree."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from psabridge.sync.models import JournalEntry
+from psabridge.sync.planner import Plan
+from tests.sync.support import Hub, SyncEnv, build_fixture, count_calls
+
+
+def test_dry_run_writes_nothing_and_apply_executes_exactly_the_plan(env: SyncEnv, hub: Hub) -> None:
+    build_fixture(hub)
+    env.emu.control.clear_calls()
+    preview = env.plan().plan
+    assert count_calls(env.emu.control.calls(), writes_only=True) == 0
+    assert preview.write_calls == sum(op.cost for op in preview.operations) > 0
+    again = env.plan().plan
+    assert [o.to_dict() for o in again.operations] == [o.to_dict() for o in preview.operations]
+
+    applied: list[Plan] = []
+    env.emu.control.clear_calls()
+    run = env.sync(on_plan=applied.append)
+    assert run.status == "succeeded"
+    assert [o.to_dict() for o in applied[0].operations] == [o.to_dict() for o in preview.operations]
+    with env.factory() as s:
+        journal = s.scalars(select(JournalEntry).where(JournalEntry.run_id == run.id)).all()
+    assert sorted(e.op_id for e in journal) == sorted(o.op_id for o in preview.operations)
+    assert all(e.outcome == "done" for e in journal)
+    # the writes the emulator saw are the plan's cost
+    assert count_calls(env.emu.control.calls(), writes_only=True) == preview.write_calls
+    # phases run in dependency order
+    order = ["products", "customers", "agreements", "services", "changes", "charges"]
+    phases = [o.phase for o in preview.operations]
+    assert phases == sorted(phases, key=order.index)
