@@ -223,7 +223,7 @@ def run() -> dict[str, dict[str, float]]:
         f"{SUBSCRIPTIONS:,} subscriptions with {SUBSCRIPTIONS * LOGS_PER_SUBSCRIPTION:,} license change logs, plus "
         f"{counts['accounts']:,} accounts, {counts['billing_contracts']:,} billing contracts and "
         f"{counts['products']} products: {rows:,} CSV rows imported by `run_import` in one all-or-nothing "
-        "transaction (parse, validate every row, resolve external ids, bulk insert, commit). "
+        "transaction (parse, validate every row, resolve external ids, bulk insert — executemany on SQLite, COPY on PostgreSQL — and commit). "
         '"Re-import" imports the same files again: every row is compared and nothing is written.',
         "",
         "| measured (UTC) | database | first import | rows/s | re-import | rows/s |",
