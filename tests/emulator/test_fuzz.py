@@ -56,7 +56,9 @@ def _autotask_shaped(response: httpx.Response) -> None:
     body = response.json()
     if response.status_code == 500:
         assert isinstance(body["errors"], list) and body["errors"]
-        assert not body["errors"][0].startswith("An unexpected error"), body  # the safety net is not the answer
+        assert not body["errors"][0].startswith("An unexpected error"), (
+            body
+        )  # the safety net is not the answer
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -236,3 +236,9 @@ def test_lookups_see_every_change(api: httpx.Client) -> None:
     assert ids_of(api.post("/Companies/query", json=by_in)) == [cid]
     other = _company(api, "Indexed Two", companyNumber="ACC-10")
     assert ids_of(api.post("/Companies/query", json={"filter": by_in["filter"][:1]})) == [cid, other]
+
+
+def test_long_get_query_strings_fail_like_iis(api: httpx.Client) -> None:
+    search = json.dumps({"filter": [{"op": "in", "field": "id", "value": list(range(400))}]})
+    assert api.get("/Companies/query", params={"search": search}).status_code == 404
+    assert api.post("/Companies/query", json=json.loads(search)).status_code == 200

@@ -35,6 +35,7 @@ from psabridge.emulator.tenant import ApiUser, EmulatorTenant
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 500
+MAX_QUERY_STRING = 2048  # IIS maxQueryString default
 THREAD_LIMIT_MESSAGE = (
     "Itgenatr005: The thread limit for this integration code and endpoint has been exceeded "
     "(at most {n} concurrent requests). Retry after the running requests complete."
@@ -119,6 +120,14 @@ class Emulator:
             return _errors(404, [f"No HTTP resource was found that matches the request URI '{path}'."])
         parts = parts[2:]
         method = request.method.upper()
+        if len(request.scope.get("query_string", b"")) > MAX_QUERY_STRING:
+            # IIS in front of Autotask refuses long query strings (404.15): why GET ?search= is fragile
+            return _errors(
+                404,
+                [
+                    "The request filtering module is configured to deny a request where the query string is too long."
+                ],
+            )
         if len(parts) == 1 and parts[0].lower() == "zoneinformation":
             if method != "GET":
                 return _errors(405, [f"The requested resource does not support http method '{method}'."])
