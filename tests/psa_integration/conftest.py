@@ -112,3 +112,16 @@ def account_id(session_factory: sessionmaker[Session], organization_id: int, nam
         )
         assert found is not None
         return int(found)
+
+
+def wait_for_run(client: Any, url: str, timeout: float = 180.0) -> str:
+    """The run page once the (background) push finished."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        page: str = client.get(url).text
+        if 'data-testid="run-status">running<' not in page:
+            return page
+        assert time.monotonic() < deadline, "the push did not finish"
+        time.sleep(0.5)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from psabridge.sync import service
-from tests.psa_integration.conftest import add_account_with_contact, autotask_writes
+from tests.psa_integration.conftest import add_account_with_contact, autotask_writes, wait_for_run
 from tests.support.web import signed_in_client
 
 
@@ -45,7 +45,7 @@ def test_push_refuses_a_plan_that_changed_since_the_preview(
     assert "Late Arrival Dental" in preview
     pushed = client.post("/psa-integration/push", data={"csrf_token": csrf, "digest": _digest(preview)})
     assert pushed.status_code == 303 and re.search(r"/psa-integration/runs/\d+$", pushed.headers["location"])
-    run_page = client.get(pushed.headers["location"]).text
+    run_page = wait_for_run(client, pushed.headers["location"])
     assert 'data-testid="run-status">succeeded<' in run_page
     assert any(c.get("companyName") == "Late Arrival Dental" for c in emulator.control.records("Companies"))
 
@@ -89,3 +89,27 @@ def test_one_autotask_record_cannot_be_linked_to_two_hub_records(
         }
     assert statuses[("account", org.contoso_account_id)]["autotask_id"] == 180
     assert ("account", other_id) not in statuses or statuses[("account", other_id)]["autotask_id"] is None
+
+
+def test_push_runs_in_the_background_and_refuses_a_second_push_meanwhile(
+    psa_app: str, make_org_user: Any, set_up_org: Any, emulator: Any
+) -> None:
+    admin = make_org_user(slug="acme", role="admin")
+    set_up_org(admin.organization_id)
+    client, csrf = signed_in_client(psa_app, admin.email, admin.password)
+    digest = _digest(client.post("/psa-integration/preview", data={"csrf_token": csrf}).text)
+    emulator.control.set_latency(150)  # slow Autotask: the push takes a few seconds
+    try:
+        pushed = client.post("/psa-integration/push", data={"csrf_token": csrf, "digest": digest})
+        assert pushed.status_code == 303
+        running = client.get(pushed.headers["location"]).text
+        assert 'data-testid="run-status">running<' in running
+        assert re.search(r"Pushing: \d+ of \d+ operation\(s\) written so far", running)
+        assert '<meta http-equiv="refresh"' in running
+        again = client.post("/psa-integration/push", data={"csrf_token": csrf, "digest": digest})
+        assert "is still pushing" in client.get(again.headers["location"]).text
+        done = wait_for_run(client, pushed.headers["location"])
+    finally:
+        emulator.control.set_latency(0)
+    assert 'data-testid="run-status">succeeded<' in done
+    assert '<meta http-equiv="refresh"' not in done

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from playwright.sync_api import expect
+
 from psabridge.sync.keys import matching_key
 from tests.psa_integration.conftest import SAME_NAME_COMPANY, autotask_writes, companies_named
 from tests.support.browser import login
@@ -106,7 +108,8 @@ def test_admin_links_previews_and_pushes(
 
     page.click("[data-testid=push]")
     page.wait_for_url(re.compile(r"/psa-integration/runs/\d+$"), timeout=120_000)
-    assert page.inner_text("[data-testid=run-status]") == "succeeded"
+    # The push runs in the background; the run page refreshes itself until it is done.
+    expect(page.locator("[data-testid=run-status]")).to_have_text("succeeded", timeout=180_000)
     assert page.locator("[data-testid=run-result][data-status=synced]").count() > 0
     shot("run")
     run_url = page.url

@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from psabridge.config import Settings
 from psabridge.sync import journal as jr
 from psabridge.sync import service
-from psabridge.sync.models import SyncRun
+from psabridge.sync.models import JournalEntry, SyncRun
 from psabridge.sync.planner import Plan
+
+log = logging.getLogger(__name__)
 
 PLAN_CHANGED = (
     "The plan changed since it was previewed; nothing was written. Review the new plan and push again."
@@ -54,6 +60,7 @@ def push(
     app_settings: Settings,
     expected_digest: str,
     client: Any = None,
+    on_confirmed: Callable[[], None] | None = None,
 ) -> SyncRun:
     """Apply the plan if it is still the previewed one; otherwise raise :class:`PlanChanged`."""
     started = jr.now()
@@ -61,18 +68,115 @@ def push(
     def check(plan: Plan) -> None:
         if plan_digest(plan) != expected_digest:
             raise PlanChanged(PLAN_CHANGED)
+        if on_confirmed is not None:
+            on_confirmed()
 
     try:
         return service.run_sync(
             factory, organization_id, app_settings=app_settings, client=client, on_plan=check
         )
     except PlanChanged:
-        _close_refused_run(factory, organization_id, started)
+        _close_runs(factory, organization_id, started, PLAN_CHANGED)
+        raise
+    except Exception as exc:
+        # Anything the engine did not record itself must not leave the run "running" forever.
+        _close_runs(factory, organization_id, started, f"Push stopped: {exc}")
         raise
 
 
-def _close_refused_run(factory: sessionmaker[Session], organization_id: int, since: Any) -> None:
-    """The engine left the refused run "running" (it stopped before applying): record why it ended."""
+class PushBusy(Exception):
+    """Another push of this organization is still running."""
+
+
+#: A run still "running" after this long is taken as abandoned (its process died; the journal will
+#: reconcile its writes) and does not block a new push.
+RUNNING_GRACE = timedelta(minutes=15)
+
+
+def running_push(session: Session, organization_id: int) -> SyncRun | None:
+    """The organization's push in progress, if any."""
+    for run in session.scalars(
+        select(SyncRun)
+        .where(
+            SyncRun.organization_id == organization_id,
+            SyncRun.mode == "apply",
+            SyncRun.status == "running",
+        )
+        .order_by(SyncRun.id.desc())
+    ):
+        if _aware(run.started_at) >= jr.now() - RUNNING_GRACE:
+            return run
+    return None
+
+
+def start_push(
+    factory: sessionmaker[Session],
+    organization_id: int,
+    *,
+    app_settings: Settings,
+    expected_digest: str,
+    wait_seconds: float = 60.0,
+) -> int:
+    """Start applying the previewed plan in a background thread and return the run's id once the plan
+    is confirmed to be the previewed one, so the browser can follow the run instead of waiting on one
+    long request. Raises :class:`PlanChanged` (nothing written) or :class:`PushBusy`."""
+    with factory() as session:
+        busy = running_push(session, organization_id)
+        if busy is not None:
+            raise PushBusy(f"Run {busy.id} is still pushing; wait for it to finish.")
+    started = jr.now()
+    confirmed = threading.Event()
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            push(
+                factory,
+                organization_id,
+                app_settings=app_settings,
+                expected_digest=expected_digest,
+                on_confirmed=confirmed.set,
+            )
+        except BaseException as exc:
+            if not confirmed.is_set():
+                failure.append(exc)
+            log.exception("push of organization %s failed", organization_id)
+        finally:
+            confirmed.set()
+
+    threading.Thread(target=work, name=f"psa-push-{organization_id}", daemon=True).start()
+    confirmed.wait(timeout=wait_seconds)
+    if failure:
+        raise failure[0]
+    with factory() as session:
+        run = session.scalar(
+            select(SyncRun)
+            .where(SyncRun.organization_id == organization_id, SyncRun.mode == "apply")
+            .order_by(SyncRun.id.desc())
+        )
+        if run is None or _aware(run.started_at) < started - timedelta(seconds=1):
+            raise RuntimeError("the push did not start")
+        return run.id
+
+
+def applied_operations(session: Session, run_id: int) -> int:
+    """Writes of a run that have an outcome so far (the journal commits each one): its progress."""
+    return int(
+        session.scalar(
+            select(func.count(JournalEntry.id)).where(
+                JournalEntry.run_id == run_id, JournalEntry.outcome.is_not(None)
+            )
+        )
+        or 0
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _close_runs(factory: sessionmaker[Session], organization_id: int, since: Any, reason: str) -> None:
+    """The engine left the stopped run "running": record why it ended."""
     with factory() as session:
         runs = session.scalars(
             select(SyncRun).where(
@@ -87,6 +191,6 @@ def _close_refused_run(factory: sessionmaker[Session], organization_id: int, sin
                 started = started.replace(tzinfo=since.tzinfo)
             if started is not None and started >= since:
                 run.status = "failed"
-                run.error = PLAN_CHANGED
+                run.error = reason
                 run.finished_at = jr.now()
         session.commit()

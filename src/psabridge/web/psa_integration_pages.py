@@ -18,7 +18,14 @@ from psabridge.autotask.errors import AutotaskError
 from psabridge.connectors import service as connectors
 from psabridge.psa_integration import rows as rowsmod
 from psabridge.psa_integration import search as searchmod
-from psabridge.psa_integration.push import PlanChanged, cost_by_phase, plan_digest, push
+from psabridge.psa_integration.push import (
+    PlanChanged,
+    PushBusy,
+    applied_operations,
+    cost_by_phase,
+    plan_digest,
+    start_push,
+)
 from psabridge.sync import service
 from psabridge.web.auth import AdminUser, CurrentUser
 from psabridge.web.deps import AppSettings, DbSession
@@ -82,7 +89,14 @@ def run_page(
     return _page(
         request,
         "psa_integration/run.html",
-        {"run": run, "results": results, "counts": counts, "status_filter": status, "psa_runs": True},
+        {
+            "run": run,
+            "results": results,
+            "counts": counts,
+            "status_filter": status,
+            "psa_runs": True,
+            "applied": applied_operations(db, run.id) if run.status == "running" else None,
+        },
     )
 
 
@@ -327,11 +341,12 @@ async def push_now(
     """Apply the previewed plan (refused, writing nothing, if the plan changed since the preview)."""
     org = user.organization_id
     try:
-        run = await run_in_threadpool(
-            push, request.app.state.sessionmaker, org, app_settings=settings, expected_digest=digest
+        run_id = await run_in_threadpool(
+            start_push, request.app.state.sessionmaker, org, app_settings=settings, expected_digest=digest
         )
-    except PlanChanged as exc:
+    except (PlanChanged, PushBusy) as exc:
         return RedirectResponse(_tab_url("products", error=str(exc)), status_code=303)
     except (service.SyncError, AutotaskError) as exc:
         return RedirectResponse(_tab_url("products", error=f"Push failed: {exc}"), status_code=303)
-    return RedirectResponse(f"/psa-integration/runs/{run.id}", status_code=303)
+    # The run goes on in the background; its page follows it until it finishes.
+    return RedirectResponse(f"/psa-integration/runs/{run_id}", status_code=303)
