@@ -203,3 +203,15 @@ def test_units_follow_the_service_period_type(api: httpx.Client, recurring: int)
 def test_contract_service_units_are_read_only(api: httpx.Client) -> None:
     assert api.post("/ContractServiceUnits", json={}).status_code == 404
     assert api.get("/Contracts/500/ServiceUnits").status_code == 200
+
+
+def test_units_follow_contract_date_changes(api: httpx.Client, recurring: int) -> None:
+    cs_id = api.post(
+        f"/Contracts/{recurring}/Services", json={"serviceID": 310, "unitPrice": 45, "unitQuantity": 2}
+    ).json()["itemId"]
+    assert len(units(api, cs_id)) == 12
+    assert (
+        api.patch("/Contracts", json={"id": recurring, "endDate": "2026-06-30T00:00:00"}).status_code == 200
+    )
+    rows = units(api, cs_id)
+    assert len(rows) == 6 and rows[-1][1] == "2026-06-30"

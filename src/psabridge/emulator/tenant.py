@@ -578,8 +578,12 @@ class EmulatorTenant:
                 merged["updateResourceID"] = actor.resource_id
             self._derive(entity, merged)
             self._rows(entity)[item_id] = merged
-            if entity == "ContractServices" and merged.get("unitPrice") != current.get("unitPrice"):
-                pass  # price changes of existing periods come from adjustments only
+            if entity == "Contracts" and (
+                merged["startDate"] != current.get("startDate") or merged["endDate"] != current.get("endDate")
+            ):
+                for cs in list(self._rows("ContractServices").values()):
+                    if cs["contractID"] == item_id:
+                        self._rebuild_units(cs, merged)  # billing periods follow the contract dates
             self._persist()
             return int(item_id)
 
