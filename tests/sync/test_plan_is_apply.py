@@ -33,3 +33,15 @@ def test_dry_run_writes_nothing_and_apply_executes_exactly_the_plan(env: SyncEnv
     order = ["products", "customers", "agreements", "services", "changes", "charges"]
     phases = [o.phase for o in preview.operations]
     assert phases == sorted(phases, key=order.index)
+
+
+def test_one_sync_per_organization_at_a_time(env: SyncEnv, hub: Hub) -> None:
+    import pytest
+
+    from psabridge.sync import service
+
+    hub.account("Consolidated Messenger")
+    lock = service._RUN_LOCKS.setdefault(env.connector_id, __import__("threading").Lock())
+    with lock, pytest.raises(service.SyncError, match="already running"):
+        env.sync()
+    assert env.sync().status == "succeeded"

@@ -12,6 +12,7 @@ Every function is scoped to one organization; the engine never sees another orga
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -272,9 +273,54 @@ def run_sync(
     progress: Callable[[Operation, str], None] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
 ) -> SyncRun:
-    """Plan and apply. Returns the finished run (status succeeded, partial, paused or failed)."""
+    """Plan and apply. Returns the finished run (status succeeded, partial, paused or failed).
+
+    One sync per connector at a time in this process (a second caller gets :class:`SyncError`); runs a
+    killed process left "running" are marked "interrupted" (their writes are reconciled by the journal).
+    """
+    with session_factory() as session:
+        connector, _ = _connector(session, organization_id)
+        connector_id = connector.id
+    lock = _RUN_LOCKS.setdefault(connector_id, threading.Lock())
+    if not lock.acquire(blocking=False):
+        raise SyncError("A sync of this organization is already running")
+    try:
+        return _run_sync_locked(
+            session_factory,
+            organization_id,
+            app_settings=app_settings,
+            client=client,
+            retry_failed=retry_failed,
+            progress=progress,
+            on_plan=on_plan,
+        )
+    finally:
+        lock.release()
+
+
+_RUN_LOCKS: dict[int, threading.Lock] = {}
+
+
+def _run_sync_locked(
+    session_factory: sessionmaker[Session],
+    organization_id: int,
+    *,
+    app_settings: Settings,
+    client: AutotaskApi | None,
+    retry_failed: bool,
+    progress: Callable[[Operation, str], None] | None,
+    on_plan: Callable[[Plan], None] | None,
+) -> SyncRun:
     with session_factory() as session:
         connector, settings = _connector(session, organization_id)
+        for stale in session.scalars(
+            select(SyncRun).where(SyncRun.connector_id == connector.id, SyncRun.status == "running")
+        ):
+            stale.status = "interrupted"
+            stale.error = (
+                "The sync process stopped before finishing; its writes were reconciled by the next run"
+            )
+        session.commit()
         client = client or _client(connector, app_settings)
         run = SyncRun(
             organization_id=organization_id,
