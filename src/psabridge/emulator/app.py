@@ -23,12 +23,14 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
+from psabridge.emulator.control import control_routes
 from psabridge.emulator.errors import EmulatorError
-from psabridge.emulator.faults import FaultBook, FaultRule
+from psabridge.emulator.faults import FaultBook
 from psabridge.emulator.limits import LimitSettings, RequestMeter
+from psabridge.emulator.metadata import entity_information, field_information, udf_information
 from psabridge.emulator.query import lower_keys
+from psabridge.emulator.responses import DroppedResponse, error_response, json_response
 from psabridge.emulator.routes import RouteMatch, route_table
 from psabridge.emulator.schema import EntityDef
 from psabridge.emulator.tenant import ApiUser, EmulatorTenant
@@ -41,36 +43,6 @@ THREAD_LIMIT_MESSAGE = (
     "(at most {n} concurrent requests). Retry after the running requests complete."
 )
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-
-
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps(data, separators=(",", ":")),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
-
-
-def _errors(status: int, errors: list[str], headers: dict[str, str] | None = None) -> Response:
-    return _json({"errors": errors}, status, headers)
-
-
-class DroppedResponse(Response):
-    """Start a response and never finish it: the server closes the connection mid-answer."""
-
-    def __init__(self) -> None:
-        super().__init__(b"")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
-            }
-        )
-        await send({"type": "http.response.body", "body": b'{"item', "more_body": True})
 
 
 def _no_constants(name: str) -> Any:
@@ -108,21 +80,21 @@ class Emulator:
         try:
             return await self._handle(request)
         except EmulatorError as exc:
-            return _errors(exc.status, exc.errors, exc.headers)
+            return error_response(exc.status, exc.errors, exc.headers)
         except Exception as exc:  # a bug or input nobody foresaw: answer like Autotask, never hang up
             log.exception("emulator error on %s %s", request.method, request.url.path)
-            return _errors(500, [f"An unexpected error has occurred: {type(exc).__name__}."])
+            return error_response(500, [f"An unexpected error has occurred: {type(exc).__name__}."])
 
     async def _handle(self, request: Request) -> Response:
         path = request.url.path
         parts = [p for p in path.split("/") if p]
         if len(parts) < 2 or parts[0].lower() != "atservicesrest" or parts[1].lower() != "v1.0":
-            return _errors(404, [f"No HTTP resource was found that matches the request URI '{path}'."])
+            return error_response(404, [f"No HTTP resource was found that matches the request URI '{path}'."])
         parts = parts[2:]
         method = request.method.upper()
         if len(request.scope.get("query_string", b"")) > MAX_QUERY_STRING:
             # IIS in front of Autotask refuses long query strings (404.15): why GET ?search= is fragile
-            return _errors(
+            return error_response(
                 404,
                 [
                     "The request filtering module is configured to deny a request where the query string is too long."
@@ -130,19 +102,21 @@ class Emulator:
             )
         if len(parts) == 1 and parts[0].lower() == "zoneinformation":
             if method != "GET":
-                return _errors(405, [f"The requested resource does not support http method '{method}'."])
+                return error_response(
+                    405, [f"The requested resource does not support http method '{method}'."]
+                )
             return self._zone(request)
         headers = request.headers
         user = self.tenant.authenticate(
             headers.get("username"), headers.get("secret"), headers.get("apiintegrationcode")
         )
         if user is None:
-            return _errors(401, ["Authorization has been denied for this request."])
+            return error_response(401, ["Authorization has been denied for this request."])
         match = self.routes.match(parts)
         if match is None:
-            return _errors(404, [f"No HTTP resource was found that matches the request URI '{path}'."])
+            return error_response(404, [f"No HTTP resource was found that matches the request URI '{path}'."])
         if method not in match.verbs:
-            return _errors(
+            return error_response(
                 405,
                 [f"The requested resource does not support http method '{method}'."],
                 {"Allow": ", ".join(sorted(match.verbs))},
@@ -153,7 +127,7 @@ class Emulator:
         self.calls[endpoint][verb] += 1
         allowed, threshold_delay = self.meter.admit()
         if not allowed:
-            return _errors(
+            return error_response(
                 429,
                 [
                     f"Request rejected: the API request threshold of {self.meter.settings.hourly_limit} requests per hour has been exceeded for this database."
@@ -161,7 +135,7 @@ class Emulator:
                 {"Retry-After": "60"},
             )
         if not self.meter.enter(user.integration_code, endpoint):
-            return _errors(
+            return error_response(
                 429, [THREAD_LIMIT_MESSAGE.format(n=self.meter.settings.max_concurrent)], {"Retry-After": "1"}
             )
         try:
@@ -175,11 +149,13 @@ class Emulator:
                 await asyncio.sleep(delay)
             failure = next((f for f in faults if f.action != "latency"), None)
             if failure is not None and failure.action == "500":
-                return _errors(500, ["An unexpected error has occurred (injected fault)."])
+                return error_response(500, ["An unexpected error has occurred (injected fault)."])
             if failure is not None and failure.action == "429":
-                return _errors(429, ["Too many requests (injected fault)."], {"Retry-After": "1"})
+                return error_response(429, ["Too many requests (injected fault)."], {"Retry-After": "1"})
             if failure is not None and failure.action == "thread_limit":
-                return _errors(429, [THREAD_LIMIT_MESSAGE.format(n=self.meter.settings.max_concurrent)])
+                return error_response(
+                    429, [THREAD_LIMIT_MESSAGE.format(n=self.meter.settings.max_concurrent)]
+                )
             response = await self._dispatch(request, match, method, user, impersonate)
             if failure is not None and failure.action == "drop_after_commit":
                 return DroppedResponse()
@@ -190,9 +166,9 @@ class Emulator:
     def _zone(self, request: Request) -> Response:
         user = request.query_params.get("user") or ""
         if not user or not self.tenant.knows_user(user):
-            return _errors(500, [f"Zone information could not be determined for user '{user}'."])
+            return error_response(500, [f"Zone information could not be determined for user '{user}'."])
         base = self._base(request)
-        return _json(
+        return json_response(
             {
                 "zoneName": self.tenant.zone_name,
                 "url": f"{base}/ATServicesRest/",
@@ -251,7 +227,7 @@ class Emulator:
         if match.entity is None:
             if segs == ["thresholdinformation"]:
                 s = self.meter.settings
-                return _json(
+                return json_response(
                     {
                         "externalRequestThreshold": s.hourly_limit,
                         "requestThresholdTimeframe": max(1, round(s.window_seconds / 60)),
@@ -263,7 +239,7 @@ class Emulator:
         edef = tenant.defs[entity]
         parent_id = match.params.get("parentId")
         if "entityinformation" in segs:
-            return self._metadata(edef, segs[-1], match)
+            return self._metadata(edef, segs[-1])
         if segs[-1] in ("query", "count"):
             if method == "GET":
                 search = request.query_params.get("search")
@@ -277,21 +253,21 @@ class Emulator:
                 query = await self._body(request)
             rows = tenant.query(entity, query, parent_id)
             if segs[-1] == "count":
-                return _json({"queryCount": len(rows)})
+                return json_response({"queryCount": len(rows)})
             return self._page(request, edef, rows, query, method)
         if segs[-1] == "{id}":
             item_id = match.params["id"]
             if method == "DELETE":
-                return _json({"itemId": tenant.delete(entity, item_id, parent_id=parent_id)})
-            return _json({"item": tenant.get(entity, item_id, parent_id)})
+                return json_response({"itemId": tenant.delete(entity, item_id, parent_id=parent_id)})
+            return json_response({"item": tenant.get(entity, item_id, parent_id)})
         if method == "GET":  # child collection: GET /Contracts/{parentId}/Services
             return self._page(request, edef, tenant.children(entity, parent_id or 0), None, method)
         body = await self._body(request)
         if method == "POST":
             new_id = tenant.create(entity, body, parent_id=parent_id, actor=user, impersonate=impersonate)
-            return _json({"itemId": new_id})
+            return json_response({"itemId": new_id})
         item_id = tenant.update(entity, body, parent_id=parent_id, replace=method == "PUT", actor=user)
-        return _json({"itemId": item_id})
+        return json_response({"itemId": item_id})
 
     def _page(
         self, request: Request, edef: EntityDef, rows: list[dict[str, Any]], query: Any, method: str
@@ -328,7 +304,7 @@ class Emulator:
             if rows[0]["id"] < page[0]["id"]:
                 prev_url = f"{base}?paging={_token({'before': page[0]['id']})}{extra}"
         items = [({k: r.get(k) for k in include} if include else dict(r)) for r in page]
-        return _json(
+        return json_response(
             {
                 "items": items,
                 "pageDetails": {
@@ -355,82 +331,12 @@ class Emulator:
                 names.append(fdef.name)
         return names
 
-    def _metadata(self, edef: EntityDef, kind: str, match: RouteMatch) -> Response:
-        tenant = self.tenant
+    def _metadata(self, edef: EntityDef, kind: str) -> Response:
         if kind == "fields":
-            fields = []
-            for fdef in edef.fields.values():
-                if fdef.kind == "udf":
-                    continue
-                picklist = tenant.picklist(edef.name, fdef.name) if fdef.picklist else None
-                fields.append(
-                    {
-                        "name": fdef.name,
-                        "dataType": fdef.data_type,
-                        "length": 0 if fdef.kind != "string" else 255,
-                        "isRequired": fdef.required,
-                        "isReadOnly": fdef.read_only,
-                        "isQueryable": True,
-                        "isReference": fdef.reference is not None,
-                        "referenceEntityType": tenant.defs[fdef.reference].singular if fdef.reference else "",
-                        "isPickList": fdef.picklist,
-                        "picklistValues": [dict(v) for v in picklist] if picklist is not None else None,
-                        "picklistParentValueField": "",
-                        "isSupportedWebhookField": False,
-                    }
-                )
-            return _json({"fields": fields})
+            return json_response(field_information(self.tenant, edef))
         if kind == "userdefinedfields":
-            return _json(
-                {
-                    "fields": [
-                        {
-                            "name": u["name"],
-                            "label": u["name"],
-                            "type": "string",
-                            "length": 1000,
-                            "description": u.get("description") or "",
-                            "isRequired": bool(u.get("isRequired")),
-                            "isReadOnly": False,
-                            "isQueryable": True,
-                            "isReference": False,
-                            "referenceEntityType": "",
-                            "isPickList": False,
-                            "picklistValues": None,
-                            "picklistParentValueField": "",
-                            "defaultValue": u.get("defaultValue"),
-                            "isSupportedWebhookField": False,
-                        }
-                        for u in tenant.udf_definitions(edef.name)
-                        if u.get("isActive", True)
-                    ]
-                }
-            )
-        verbs = self._entity_verbs(edef.name)
-        return _json(
-            {
-                "info": {
-                    "name": edef.singular,
-                    "canCreate": "POST" in verbs,
-                    "canDelete": "DELETE" in verbs,
-                    "canQuery": "QUERY" in verbs,
-                    "canUpdate": "PATCH" in verbs or "PUT" in verbs,
-                    "hasUserDefinedFields": edef.has_udfs,
-                    "supportsWebhookCallouts": False,
-                }
-            }
-        )
-
-    def _entity_verbs(self, entity: str) -> set[str]:
-        verbs: set[str] = set()
-        for segs_key in self.routes._index.values():
-            for segs, route_verbs, ent, _ in segs_key:
-                if ent != entity or "entityInformation" in segs:
-                    continue
-                if segs[-1] == "query":
-                    verbs.add("QUERY")
-                verbs |= {v for v in route_verbs if v != "GET"}
-        return verbs
+            return json_response(udf_information(self.tenant, edef))
+        return json_response(entity_information(self.routes, edef))
 
     # ----- control API -------------------------------------------------------------------------
     def reset(self) -> None:
@@ -444,95 +350,6 @@ class Emulator:
     def calls_json(self) -> dict[str, Any]:
         calls = {entity: dict(verbs) for entity, verbs in self.calls.items()}
         return {"calls": calls, "total": sum(sum(v.values()) for v in calls.values())}
-
-
-def _control_routes(emu: Emulator) -> list[Route]:
-    async def body_of(request: Request) -> dict[str, Any]:
-        raw = await request.body()
-        if not raw.strip():
-            return {}
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            raise EmulatorError(400, ["Body is not valid JSON."]) from None
-        if not isinstance(data, dict):
-            raise EmulatorError(400, ["Body must be a JSON object."])
-        return data
-
-    def guarded(fn: Any) -> Any:
-        async def endpoint(request: Request) -> Response:
-            try:
-                result: Response = await fn(request)
-                return result
-            except EmulatorError as exc:
-                return _errors(exc.status, exc.errors)
-            except (ValueError, TypeError, KeyError) as exc:
-                return _errors(400, [str(exc)])
-
-        return endpoint
-
-    async def reset(request: Request) -> Response:
-        emu.reset()
-        return _json({"ok": True})
-
-    async def state(request: Request) -> Response:
-        return _json(emu.tenant.snapshot())
-
-    async def faults(request: Request) -> Response:
-        if request.method == "DELETE":
-            emu.faults.clear()
-        elif request.method == "POST":
-            data = await body_of(request)
-            for rule in data.get("rules", [data]):
-                emu.faults.add(FaultRule.from_json(rule))
-        return _json({"rules": [r.as_json() for r in emu.faults.rules]})
-
-    async def latency(request: Request) -> Response:
-        data = await body_of(request)
-        emu.latency_ms = max(0, int(data.get("ms", 0)))
-        return _json({"ms": emu.latency_ms})
-
-    async def calls(request: Request) -> Response:
-        if request.method == "DELETE":
-            emu.calls.clear()
-        return _json(emu.calls_json())
-
-    async def permissions(request: Request) -> Response:
-        if request.method == "POST":
-            data = await body_of(request)
-            entity = str(data.get("entity", ""))
-            if entity not in emu.tenant.defs:
-                raise EmulatorError(400, [f"unknown entity {entity!r}"])
-            emu.tenant.set_denied(entity, bool(data.get("deny", True)))
-        return _json({"denied": emu.tenant.state["denied"]})
-
-    async def limits(request: Request) -> Response:
-        s = emu.meter.settings
-        if request.method == "POST":
-            data = await body_of(request)
-            for name in ("hourly_limit", "max_concurrent"):
-                if name in data:
-                    setattr(s, name, int(data[name]))
-            for name in ("window_seconds", "delay_over_50", "delay_over_75"):
-                if name in data:
-                    setattr(s, name, float(data[name]))
-            if data.get("reset_counter"):
-                emu.meter.reset()
-        return _json({**vars(s), "current": emu.meter.count()})
-
-    async def health(request: Request) -> Response:
-        return _json({"ok": True})
-
-    return [
-        Route("/_emulator/reset", guarded(reset), methods=["POST"]),
-        Route("/_emulator/state", guarded(state), methods=["GET"]),
-        Route("/_emulator/faults", guarded(faults), methods=["GET", "POST", "DELETE"]),
-        Route("/_emulator/latency", guarded(latency), methods=["POST"]),
-        Route("/_emulator/calls", guarded(calls), methods=["GET", "DELETE"]),
-        Route("/_emulator/permissions", guarded(permissions), methods=["GET", "POST"]),
-        Route("/_emulator/limits", guarded(limits), methods=["GET", "POST"]),
-        Route("/_emulator/health", guarded(health), methods=["GET"]),
-    ]
 
 
 def create_emulator_app(
@@ -549,6 +366,6 @@ def create_emulator_app(
     async def api(request: Request) -> Response:
         return await emu.handle(request)
 
-    app = Starlette(routes=[*_control_routes(emu), Route("/{path:path}", api, methods=ALL_METHODS)])
+    app = Starlette(routes=[*control_routes(emu), Route("/{path:path}", api, methods=ALL_METHODS)])
     app.state.emulator = emu
     return app

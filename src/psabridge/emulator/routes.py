@@ -55,6 +55,18 @@ class RouteTable:
                     best = RouteMatch(template, verbs, entity, segs, params)
         return best
 
+    def entity_verbs(self, entity: str) -> set[str]:
+        """Verbs the description offers for ``entity`` on any route ("QUERY" for a query route)."""
+        verbs: set[str] = set()
+        for bucket in self._index.values():
+            for segs, route_verbs, owner, _ in bucket:
+                if owner != entity or "entityInformation" in segs:
+                    continue
+                if segs[-1] == "query":
+                    verbs.add("QUERY")
+                verbs |= {v for v in route_verbs if v != "GET"}
+        return verbs
+
 
 @lru_cache(maxsize=1)
 def route_table() -> RouteTable:
