@@ -351,7 +351,12 @@ def _run_sync_locked(
         run.planned_operations = len(result.operations)
         session.commit()
         if on_plan:
-            on_plan(result)
+            try:
+                on_plan(result)  # a caller may refuse the plan (e.g. it differs from the preview)
+            except Exception as exc:
+                run.status, run.error, run.finished_at = "failed", str(exc), jr.now()
+                session.commit()
+                raise
         ctx = ApplyContext(
             organization_id=organization_id,
             connector_id=connector.id,
