@@ -13,15 +13,14 @@ import os
 import tempfile
 import threading
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from psabridge.emulator import seed
 from psabridge.emulator.errors import EmulatorError
+from psabridge.emulator.ledger import ServiceLedger
 from psabridge.emulator.query import compile_filter, index_hint, lower_keys
 from psabridge.emulator.schema import EntityDef, entity_defs
-from psabridge.emulator.units import UnitEvent, compute_rows
 from psabridge.emulator.values import coerce, now_stamp, parse_datetime
 
 RECURRING_SERVICE_LABEL = "Recurring Service"
@@ -71,6 +70,7 @@ class EmulatorTenant:
         self.lock = threading.RLock()
         self.state_file = Path(state_file) if state_file else None
         self.defs = entity_defs()
+        self.ledger = ServiceLedger(self)
         self._version = 0  # bumped on every change; hash indexes built at an older version are stale
         self._indexes: dict[tuple[str, str], tuple[int, dict[Any, list[int]]]] = {}
         if self.state_file and self.state_file.exists():
@@ -330,7 +330,7 @@ class EmulatorTenant:
             self._require_permission(entity, "create")
             body = self._body(entity, body)
             if entity == "ContractServiceAdjustments":
-                return self._adjust(edef, body, parent_id)
+                return self.ledger.adjust(edef, body, parent_id)
             extra = ("unitquantity",) if entity == "ContractServices" else ()
             values = self._writable(edef, body, extra=extra)
             self._apply_parent(edef, values, parent_id)
@@ -351,7 +351,7 @@ class EmulatorTenant:
             self._stamp_create(entity, record, actor, impersonate)
             self._rows(entity)[new_id] = record
             if entity == "ContractServices":
-                self._add_unit_event(record, self._contract(record["contractID"]), initial_units, None)
+                self.ledger.add_unit_event(record, self._contract(record["contractID"]), initial_units, None)
             self._persist()
             return new_id
 
@@ -583,7 +583,7 @@ class EmulatorTenant:
             ):
                 for cs in list(self._rows("ContractServices").values()):
                     if cs["contractID"] == item_id:
-                        self._rebuild_units(cs, merged)  # billing periods follow the contract dates
+                        self.ledger.rebuild_units(cs, merged)  # billing periods follow the contract dates
             self._persist()
             return int(item_id)
 
@@ -606,168 +606,3 @@ class EmulatorTenant:
             del self._rows(entity)[item_id]
             self._persist()
             return item_id
-
-    # ----- contract service adjustments --------------------------------------------------------
-    def _adjust(self, edef: EntityDef, body: dict[str, Any], parent_id: int | None) -> int:
-        values = self._writable(edef, body)
-        self._apply_parent(edef, values, parent_id)
-        record = seed.blank("ContractServiceAdjustments")
-        record.update(values)
-        self._validate(edef, record, set(values))
-        contract = self._contract(record["contractID"])
-        self._require_recurring(contract)
-        effective = parse_datetime(record["effectiveDate"]).date()
-        start = parse_datetime(contract["startDate"]).date()
-        end = parse_datetime(contract["endDate"]).date()
-        if not start <= effective <= end:
-            raise EmulatorError(
-                500, ["The effective date must fall within the contract's start and end dates."]
-            )
-        services = self._rows("ContractServices")
-        cs: dict[str, Any] | None = None
-        if record.get("contractServiceID") is not None:
-            cs = services.get(record["contractServiceID"])
-            if cs is None or cs["contractID"] != contract["id"]:
-                raise EmulatorError(500, ["contractServiceID does not belong to this contract."])
-        elif record.get("serviceID") is not None:
-            if not record.get("allowRepeatService"):
-                cs = next(
-                    (
-                        s
-                        for k, s in sorted(services.items())
-                        if s["contractID"] == contract["id"] and s["serviceID"] == record["serviceID"]
-                    ),
-                    None,
-                )
-        else:
-            raise EmulatorError(500, ["Either serviceID or contractServiceID is required."])
-        change = int(record["unitChange"])
-        if cs is not None:
-            events = self.state["unit_events"].get(cs["id"], [])
-            if any(e["effective"] == effective.isoformat() and e.get("adjustment_id") for e in events):
-                raise EmulatorError(
-                    500, ["An adjustment for this contract service and effective date already exists."]
-                )
-            trial = [*self._events(cs["id"]), UnitEvent(effective, change, None, None)]
-            running = 0
-            for event in sorted(trial, key=lambda e: e.effective):
-                running += event.unit_change
-                if running < 0:
-                    raise EmulatorError(
-                        500, ["The adjustment would leave the contract service with negative units."]
-                    )
-            price = record.get("adjustedUnitPrice")
-            cost = record.get("adjustedUnitCost")
-        else:
-            service = self._rows("Services").get(record["serviceID"])
-            if service is None:
-                raise EmulatorError(
-                    500,
-                    ["Reference value on field: serviceID of type: Service does not exist or is invalid."],
-                )
-            if change < 0:
-                raise EmulatorError(
-                    500, ["The adjustment would leave the contract service with negative units."]
-                )
-            price = record.get("adjustedUnitPrice")
-            cost = record.get("adjustedUnitCost")
-            cs = seed.blank("ContractServices")
-            cs.update(
-                contractID=contract["id"],
-                serviceID=service["id"],
-                unitPrice=price if price is not None else service.get("unitPrice"),
-                unitCost=cost if cost is not None else service.get("unitCost"),
-                invoiceDescription=service.get("invoiceDescription"),
-                quoteItemID=record.get("quoteItemID"),
-            )
-            cs["id"] = self._next_id("ContractServices")
-            self._derive("ContractServices", cs)
-            services[cs["id"]] = cs
-            if price is None:
-                price = cs["unitPrice"]
-            if cost is None:
-                cost = cs["unitCost"]
-        adj_id = self._next_id("ContractServiceAdjustments")
-        record["id"] = adj_id
-        record["contractServiceID"] = cs["id"]
-        record["serviceID"] = cs["serviceID"]
-        self.state["adjustments"][adj_id] = record
-        if price is not None:
-            cs["unitPrice"] = price
-        if cost is not None:
-            cs["unitCost"] = cost
-        self._derive("ContractServices", cs)
-        self._add_unit_event(cs, contract, change, adj_id, effective=effective, price=price, cost=cost)
-        self._persist()
-        return adj_id
-
-    def _events(self, cs_id: int) -> list[UnitEvent]:
-        return [
-            UnitEvent(date.fromisoformat(e["effective"]), e["unit_change"], e["unit_price"], e["unit_cost"])
-            for e in self.state["unit_events"].get(cs_id, [])
-        ]
-
-    def _add_unit_event(
-        self,
-        cs: dict[str, Any],
-        contract: dict[str, Any],
-        change: int,
-        adjustment_id: int | None,
-        *,
-        effective: date | None = None,
-        price: float | None = None,
-        cost: float | None = None,
-    ) -> None:
-        start = parse_datetime(contract["startDate"]).date()
-        event = {
-            "effective": (effective or start).isoformat(),
-            "unit_change": change,
-            "unit_price": price if price is not None else cs.get("unitPrice"),
-            "unit_cost": cost if cost is not None else cs.get("unitCost"),
-            "adjustment_id": adjustment_id,
-        }
-        self.state["unit_events"].setdefault(cs["id"], []).append(event)
-        self._rebuild_units(cs, contract)
-
-    def _period_months(self, cs: dict[str, Any], contract: dict[str, Any]) -> int:
-        service = self._rows("Services").get(cs["serviceID"]) or {}
-        for entity, field, value in (
-            ("Services", "periodType", service.get("periodType")),
-            ("Contracts", "contractPeriodType", contract.get("contractPeriodType")),
-        ):
-            for option in self.picklist(entity, field):
-                if value is not None and int(option["value"]) == value:
-                    months = seed.PERIOD_MONTHS.get(option["label"], 1)
-                    if months:
-                        return months
-        return 1
-
-    def _rebuild_units(self, cs: dict[str, Any], contract: dict[str, Any]) -> None:
-        units = self._rows("ContractServiceUnits")
-        existing = {r["startDate"]: k for k, r in units.items() if r["contractServiceID"] == cs["id"]}
-        for key in existing.values():
-            del units[key]
-        rows = compute_rows(
-            self._events(cs["id"]),
-            parse_datetime(contract["startDate"]).date(),
-            parse_datetime(contract["endDate"]).date(),
-            self._period_months(cs, contract),
-        )
-        service = self._rows("Services").get(cs["serviceID"]) or {}
-        for row in rows:
-            row_id = existing.get(row["startDate"]) or self._next_id("ContractServiceUnits")
-            record = seed.blank("ContractServiceUnits")
-            record.update(
-                id=row_id,
-                contractID=contract["id"],
-                contractServiceID=cs["id"],
-                serviceID=cs["serviceID"],
-                startDate=row["startDate"],
-                endDate=row["endDate"],
-                units=row["units"],
-                price=row["price"],
-                internalCurrencyPrice=row["price"],
-                cost=row["cost"],
-                vendorCompanyID=service.get("vendorCompanyID"),
-            )
-            units[row_id] = record
