@@ -111,6 +111,8 @@ def test_admin_links_previews_and_pushes(
     # The push runs in the background; the run page refreshes itself until it is done.
     expect(page.locator("[data-testid=run-status]")).to_have_text("succeeded", timeout=180_000)
     assert page.locator("[data-testid=run-result][data-status=synced]").count() > 0
+    contoso_result = page.locator("[data-testid=run-result]").filter(has_text=SAME_NAME_COMPANY).first
+    assert f"Company #{contoso_at_id}" in contoso_result.inner_text()
     shot("run")
     run_url = page.url
     assert autotask_writes(emulator) > writes_before

@@ -60,6 +60,12 @@ PSA_NAMES = {
 }
 
 
+def psa_name_of(record_type: str) -> str:
+    """The Autotask record kind a hub record type lands as ("Company", "Contract service", ...)."""
+    rt = RECORD_TYPES.get(record_type)
+    return PSA_NAMES.get(rt.entity, rt.entity) if rt else ""
+
+
 def linkable(record_type: str) -> bool:
     """Whether a person may link this kind of record to an existing Autotask record (or Add New)."""
     return record_type in service.LINKABLE

@@ -96,6 +96,7 @@ def run_page(
             "status_filter": status,
             "psa_runs": True,
             "applied": applied_operations(db, run.id) if run.status == "running" else None,
+            "psa_name": rowsmod.psa_name_of,
         },
     )
 
