@@ -14,7 +14,7 @@ from tests.support.web import signed_in_client
 
 def _digest(html: str) -> str:
     found = re.search(r'name="digest" value="([0-9a-f]{64})"', html)
-    assert found, "the preview has no Push form"
+    assert found, "the preview has no Push form: " + re.sub(r"<[^>]+>|\s+", " ", html)[-1500:]
     return found.group(1)
 
 
@@ -113,3 +113,32 @@ def test_push_runs_in_the_background_and_refuses_a_second_push_meanwhile(
         emulator.control.set_latency(0)
     assert 'data-testid="run-status">succeeded<' in done
     assert '<meta http-equiv="refresh"' not in done
+
+
+def test_a_refused_write_shows_as_error_with_autotask_message_and_a_later_push_fixes_it(
+    psa_app: str, make_org_user: Any, set_up_org: Any, emulator: Any
+) -> None:
+    admin = make_org_user(slug="acme", role="admin")
+    set_up_org(admin.organization_id)
+    client, csrf = signed_in_client(psa_app, admin.email, admin.password)
+    emulator.control.add_fault(action="500", method="POST", path=r"/Contracts/?$", count=None)  # creates only
+    digest = _digest(client.post("/psa-integration/preview", data={"csrf_token": csrf}).text)
+    pushed = client.post("/psa-integration/push", data={"csrf_token": csrf, "digest": digest})
+    run_page = wait_for_run(client, pushed.headers["location"])
+    status = re.search(r'data-testid="run-status">(\w+)<', run_page)
+    assert status and status.group(1) == "partial", re.sub(r"<[^>]+>|\s+", " ", run_page)[-2500:]
+    agreements = client.get("/psa-integration/agreements?status=error").text
+    assert agreements.count('data-testid="psa-row"') == 1
+    assert "injected fault" in agreements  # Autotask's own message, on the row
+    services = client.get("/psa-integration/services?status=waiting").text
+    assert "Waiting for Managed Services" in services
+
+    emulator.control.clear_faults()
+    digest = _digest(client.post("/psa-integration/preview", data={"csrf_token": csrf}).text)
+    pushed = client.post("/psa-integration/push", data={"csrf_token": csrf, "digest": digest})
+    assert 'data-testid="run-status">succeeded<' in wait_for_run(client, pushed.headers["location"])
+    assert 'data-status="error"' not in client.get("/psa-integration/agreements").text
+    contracts = [
+        c for c in emulator.control.records("Contracts") if (c.get("contractNumber") or "").startswith("PSB")
+    ]
+    assert len(contracts) == len({c["contractNumber"] for c in contracts})  # no duplicate after the retry
