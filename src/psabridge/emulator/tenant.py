@@ -378,6 +378,7 @@ class EmulatorTenant:
             )
 
     def _defaults(self, entity: str, record: dict[str, Any]) -> None:
+        """Values Autotask fills in when a create leaves them out."""
         if entity in ("Companies", "Services") and record.get("isActive") is None:
             record["isActive"] = True
         if entity == "ContractCharges":
@@ -385,7 +386,6 @@ class EmulatorTenant:
                 record["status"] = next(
                     (int(v["value"]) for v in self.picklist(entity, "status") if v["isDefaultValue"]), None
                 )
-            record.setdefault("isBilled", False)
             if record.get("isBilled") is None:
                 record["isBilled"] = False
             if record.get("isBillableToCompany") is None:
