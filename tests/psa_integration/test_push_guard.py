@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -142,3 +143,39 @@ def test_a_refused_write_shows_as_error_with_autotask_message_and_a_later_push_f
         c for c in emulator.control.records("Contracts") if (c.get("contractNumber") or "").startswith("PSB")
     ]
     assert len(contracts) == len({c["contractNumber"] for c in contracts})  # no duplicate after the retry
+
+
+def test_blocked_rows_show_their_reason_and_dependants_wait(
+    psa_app: str, make_org_user: Any, set_up_org: Any, session_factory: sessionmaker[Session]
+) -> None:
+    from psabridge.hub import models as hub
+
+    admin = make_org_user(slug="acme", role="admin")
+    org = set_up_org(admin.organization_id)
+    with session_factory() as s:
+        account = add_account_with_contact(s, org.organization_id, "No Phone Bakery", "NOPHONE")
+        account.phone = None
+        s.add(
+            hub.BillingContract(
+                organization_id=org.organization_id,
+                external_id="NOPHONE-K1",
+                account_id=account.id,
+                name="Bakery Monthly",
+                contract_type="recurring",
+                billing_frequency="monthly",
+                start_date=date(2025, 1, 1),
+                status="active",
+            )
+        )
+        s.commit()
+    client, csrf = signed_in_client(psa_app, admin.email, admin.password)
+    preview = client.post("/psa-integration/preview", data={"csrf_token": csrf}).text
+    assert "No Phone Bakery" in preview and "no valid phone number" in preview
+    blocked = client.get("/psa-integration/customers?status=blocked").text
+    assert blocked.count('data-testid="psa-row"') == 1
+    assert 'data-testid="row-reason">Account has no valid phone number (empty)<' in blocked
+    waiting = client.get("/psa-integration/agreements?status=waiting").text
+    assert "Bakery Monthly — No Phone Bakery" in waiting and "Waiting for No Phone Bakery" in waiting
+    # the Customers tab counts the rows that need a person: the blocked one and two same-name suggestions
+    tabs = client.get("/psa-integration/products").text.split('data-testid="psa-tab-customers"')[1][:300]
+    assert 'title="rows that need you">3<' in tabs
