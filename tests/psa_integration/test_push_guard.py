@@ -135,6 +135,20 @@ def test_a_refused_write_shows_as_error_with_autotask_message_and_a_later_push_f
     assert "Waiting for Managed Services" in services
 
     emulator.control.clear_faults()
+    # "Retry failed only": the preview holds just the failed writes, and the push performs them.
+    assert 'data-testid="preview-retry"' in client.get("/psa-integration/agreements").text
+    retry = client.post("/psa-integration/preview", data={"csrf_token": csrf, "retry_failed": "true"}).text
+    assert "retry failed records only" in retry
+    ops = re.findall(r'<tr data-testid="plan-op">.*?</tr>', retry, re.S)
+    assert ops and all("Create Contracts" in op for op in ops)
+    pushed = client.post(
+        "/psa-integration/push", data={"csrf_token": csrf, "digest": _digest(retry), "retry_failed": "true"}
+    )
+    assert re.search(
+        r'data-testid="run-status">(succeeded|partial)<', wait_for_run(client, pushed.headers["location"])
+    )
+    assert 'data-status="error"' not in client.get("/psa-integration/agreements").text
+    # then the records that waited for them
     digest = _digest(client.post("/psa-integration/preview", data={"csrf_token": csrf}).text)
     pushed = client.post("/psa-integration/push", data={"csrf_token": csrf, "digest": digest})
     assert 'data-testid="run-status">succeeded<' in wait_for_run(client, pushed.headers["location"])

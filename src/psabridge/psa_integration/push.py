@@ -61,6 +61,7 @@ def push(
     expected_digest: str,
     client: Any = None,
     on_confirmed: Callable[[], None] | None = None,
+    retry_failed: bool = False,
 ) -> SyncRun:
     """Apply the plan if it is still the previewed one; otherwise raise :class:`PlanChanged`."""
     started = jr.now()
@@ -73,7 +74,12 @@ def push(
 
     try:
         return service.run_sync(
-            factory, organization_id, app_settings=app_settings, client=client, on_plan=check
+            factory,
+            organization_id,
+            app_settings=app_settings,
+            client=client,
+            on_plan=check,
+            retry_failed=retry_failed,
         )
     except PlanChanged:
         _close_runs(factory, organization_id, started, PLAN_CHANGED)
@@ -115,6 +121,7 @@ def start_push(
     *,
     app_settings: Settings,
     expected_digest: str,
+    retry_failed: bool = False,
     wait_seconds: float = 60.0,
 ) -> int:
     """Start applying the previewed plan in a background thread and return the run's id once the plan
@@ -136,6 +143,7 @@ def start_push(
                 app_settings=app_settings,
                 expected_digest=expected_digest,
                 on_confirmed=confirmed.set,
+                retry_failed=retry_failed,
             )
         except BaseException as exc:
             if not confirmed.is_set():

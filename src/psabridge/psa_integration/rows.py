@@ -306,6 +306,11 @@ def attention_counts(session: Session, organization_id: int) -> dict[str, int]:
     return dict(out)
 
 
+def failed_count(session: Session, organization_id: int) -> int:
+    """Records whose last write failed (what "Retry failed only" would retry)."""
+    return sum(1 for s in service.record_statuses(session, organization_id) if s["status"] == "error")
+
+
 def hub_record_exists(session: Session, organization_id: int, record_type: str, hub_id: int) -> bool:
     """Whether ``hub_id`` is a record of this organization (link decisions never cross tenants)."""
     model: Any

@@ -142,6 +142,7 @@ def tab_page(
             "connector": connector,
             "is_admin": user.is_admin,
             "recent_runs": runs,
+            "failed_total": rowsmod.failed_count(db, user.organization_id),
         },
     )
 
@@ -311,15 +312,28 @@ def bulk(
 
 
 @router.post("/preview")
-async def preview(request: Request, user: AdminUser, settings: AppSettings) -> Response:
+async def preview(
+    request: Request,
+    user: AdminUser,
+    settings: AppSettings,
+    retry_failed: Annotated[bool, Form()] = False,
+) -> Response:
     """The dry run: exactly the operations Push would perform, with their API-call cost."""
     org = user.organization_id
     try:
         result = await run_in_threadpool(
-            service.make_plan, request.app.state.sessionmaker, org, app_settings=settings
+            service.make_plan,
+            request.app.state.sessionmaker,
+            org,
+            app_settings=settings,
+            retry_failed=retry_failed,
         )
     except (service.SyncError, AutotaskError) as exc:
-        return _page(request, "psa_integration/preview.html", {"error": str(exc), "plan": None})
+        return _page(
+            request,
+            "psa_integration/preview.html",
+            {"error": str(exc), "plan": None, "retry_failed": retry_failed},
+        )
     plan = result.plan
     problems = [r for r in plan.records if r.status in ("needs_link", "blocked", "waiting", "error")]
     return _page(
@@ -331,19 +345,29 @@ async def preview(request: Request, user: AdminUser, settings: AppSettings) -> R
             "by_phase": cost_by_phase(plan),
             "problems": problems,
             "error": None,
+            "retry_failed": retry_failed,
         },
     )
 
 
 @router.post("/push")
 async def push_now(
-    request: Request, user: AdminUser, settings: AppSettings, digest: Annotated[str, Form()]
+    request: Request,
+    user: AdminUser,
+    settings: AppSettings,
+    digest: Annotated[str, Form()],
+    retry_failed: Annotated[bool, Form()] = False,
 ) -> Response:
     """Apply the previewed plan (refused, writing nothing, if the plan changed since the preview)."""
     org = user.organization_id
     try:
         run_id = await run_in_threadpool(
-            start_push, request.app.state.sessionmaker, org, app_settings=settings, expected_digest=digest
+            start_push,
+            request.app.state.sessionmaker,
+            org,
+            app_settings=settings,
+            expected_digest=digest,
+            retry_failed=retry_failed,
         )
     except (PlanChanged, PushBusy) as exc:
         return RedirectResponse(_tab_url("products", error=str(exc)), status_code=303)
