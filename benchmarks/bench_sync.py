@@ -6,8 +6,8 @@ after 100 ms. Measured:
 * API calls made (every request the emulator served, metadata included) against the minimum: one write
   per Autotask change of the plan plus ceil(records/500) reads per entity (target <= 1.05);
 * calls of a no-change re-run;
-* wall time against the bound set by 3 concurrent requests per endpoint: the plan's stages run in
-  dependency order, so the bound is the sum over stages of ceil(writes/3) x latency, plus the reads.
+* wall time against the bound set by 3 concurrent requests per endpoint: the busiest endpoint's
+  ceil(writes/3) x latency plus the reads (and, for comparison, all endpoints one after the other).
 
 Results are written to docs/benchmarks.md between the bench_sync markers.
 """
@@ -118,14 +118,21 @@ def _total(calls: dict[str, Any], *, tenant_only: bool = True) -> int:
     )
 
 
-def _bound_seconds(plan: Plan, read_calls: int) -> float:
-    """Wall-time bound at 3 requests in flight per endpoint, stages in dependency order."""
-    stages: Counter[tuple[str, str]] = Counter()
+def _bounds(plan: Plan, read_calls: int) -> tuple[float, float]:
+    """Wall-time bounds at 3 requests in flight per endpoint (reads run first, one after the other).
+
+    ``floor``: the busiest endpoint alone, ceil(writes/3) x latency: no schedule can beat it.
+    ``staged``: endpoints one after the other in dependency order (what phase-by-phase batches cost).
+    """
+    per_entity: Counter[str] = Counter()
     for op in plan.operations:
         if op.cost:
-            stages[(op.phase, op.entity)] += op.cost
+            per_entity[op.entity] += op.cost
     latency = LATENCY_MS / 1000
-    return sum(math.ceil(n / PER_ENDPOINT) * latency for n in stages.values()) + read_calls * latency
+    reads = read_calls * latency
+    floor = max((math.ceil(n / PER_ENDPOINT) * latency for n in per_entity.values()), default=0.0)
+    staged = sum(math.ceil(n / PER_ENDPOINT) * latency for n in per_entity.values())
+    return floor + reads, staged + reads
 
 
 def run() -> dict[str, float]:
@@ -174,7 +181,7 @@ def run() -> dict[str, float]:
             entity_records[RECORD_TYPES[record_type].entity] += len(ids)
         writes = sum(op.cost for op in plan.operations)
         minimum = writes + sum(math.ceil(n / 500) for n in entity_records.values() if n)
-        bound = _bound_seconds(plan, made - writes)
+        floor, staged = _bounds(plan, made - writes)
 
         emu.control.clear_calls()
         started = time.perf_counter()
@@ -186,20 +193,24 @@ def run() -> dict[str, float]:
     ratio = made / minimum
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     print(f"subscriptions={subs} logs={logs} first run: {first.status}, {made} calls, minimum {minimum}")
-    print(f"ratio {ratio:.3f} (target <= {TARGET}); wall {wall:.1f}s vs bound {bound:.1f}s")
+    print(
+        f"ratio {ratio:.3f} (target <= {TARGET}); wall {wall:.1f}s vs floor {floor:.1f}s (staged {staged:.1f}s)"
+    )
     print(f"no-change re-run: {second.status}, {rerun_calls} calls, {rerun_wall:.1f}s")
     _record(
         "## Sync engine: API budget and wall time (benchmarks/bench_sync.py)\n\n"
         f"Sample data ({CUSTOMERS} customers, seed 3: {subs:,} subscriptions, {logs:,} license change logs) "
         f"synced into a fresh emulator tenant with {LATENCY_MS} ms latency per call, SQLite. Minimum = one "
-        "write per Autotask change of the plan + ceil(records/500) reads per entity. Bound = sum over the "
-        "plan's stages (dependency order) of ceil(writes/3) x latency + reads x latency (3 requests in flight "
-        "per endpoint). Calls include metadata reads; zone discovery is not a tenant API call.\n\n"
-        "| measured (UTC) | writes | API calls | minimum | calls/minimum | target | wall | bound | wall/bound "
-        "| no-change re-run calls | re-run wall |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "write per Autotask change of the plan + ceil(records/500) reads per entity. Floor = the busiest "
+        "endpoint at 3 requests in flight, ceil(writes/3) x latency, plus the reads one after the other: no "
+        "schedule can be faster. Staged = every endpoint one after the other (phase-by-phase batches); the "
+        "engine overlaps independent operations (a contact starts when its company exists). Calls include "
+        "metadata reads; zone discovery is not a tenant API call.\n\n"
+        "| measured (UTC) | writes | API calls | minimum | calls/minimum | target | wall | floor | wall/floor "
+        "| staged | no-change re-run calls | re-run wall |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         f"| {stamp} | {writes:,} | {made:,} | {minimum:,} | **{ratio:.3f}** | <= {TARGET} | {wall:.1f} s "
-        f"| {bound:.1f} s | {wall / bound:.2f} | **{rerun_calls}** | {rerun_wall:.1f} s |\n\n"
+        f"| {floor:.1f} s | **{wall / floor:.2f}** | {staged:.1f} s | **{rerun_calls}** | {rerun_wall:.1f} s |\n\n"
         "Machine: 2 shared CPUs (other work running); the emulator runs in the same process.\n"
     )
     return {
@@ -207,7 +218,7 @@ def run() -> dict[str, float]:
         "calls": made,
         "minimum": minimum,
         "wall": wall,
-        "bound": bound,
+        "floor": floor,
         "rerun": rerun_calls,
     }
 

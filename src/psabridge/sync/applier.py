@@ -1,17 +1,19 @@
 """``apply(plan)``: execute exactly the operations of a plan, journaled, concurrently where safe.
 
-Operations run stage by stage (phase, then entity: a contact needs its company's id). Inside a stage,
-independent operations run in threads; the Autotask client caps requests in flight per endpoint, so the
-pool only has to be large enough to keep that limit busy. Adjustments of one contract service run in
-date order in one lane, so units read back for reconciliation are unambiguous.
+An operation starts once the operations it depends on succeeded (a contact needs its company's id, an
+adjustment its contract service and the service's earlier adjustments); independent operations overlap,
+at most 3 in flight per Autotask entity. An operation whose dependency failed is not sent and shows
+"Waiting for <record>".
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,8 +37,11 @@ from psabridge.sync.reader import AutotaskApi
 
 log = logging.getLogger(__name__)
 
-#: Threads per stage; the client enforces the real per-endpoint limit (3 in flight).
-MAX_WORKERS = 6
+#: Operations in flight per Autotask entity (Autotask allows 3 concurrent requests per endpoint; the
+#: client enforces the same limit for every caller of the process).
+PER_ENDPOINT = 3
+#: Upper bound of worker threads (3 per entity of the plan).
+MAX_WORKERS = 30
 
 
 class BudgetPaused(Exception):
@@ -93,20 +98,6 @@ def _resolve(value: Any, ids: dict[str, int], labels: dict[str, str]) -> Any:
     return value
 
 
-def _stages(plan: Plan) -> list[list[list[Operation]]]:
-    """Stages (phase, entity) in plan order, each a list of lanes (ops run in sequence)."""
-    stages: dict[tuple[str, str, bool], dict[str, list[Operation]]] = {}
-    for op in plan.operations:
-        # repeat contract services run after the first ones: Autotask refuses a plain create of a
-        # service already on the contract, and the repeat must not be mistaken for the first
-        lanes = stages.setdefault((op.phase, op.entity, op.repeat), {})
-        lane_key = (
-            str(op.body.get("contractServiceID")) if op.verb == "adjust" else f"{op.record_type}:{op.hub_id}"
-        )
-        lanes.setdefault(lane_key, []).append(op)
-    return [list(lanes.values()) for lanes in stages.values()]
-
-
 def _covers(op: Operation) -> list[dict[str, Any]]:
     records = [{"record_type": op.record_type, "hub_id": op.hub_id, "fingerprint": op.fingerprint}]
     for rt, hid in op.covers:
@@ -121,24 +112,6 @@ class _Runner:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.paused: BudgetPaused | None = None
-
-    def run_lane(self, lane: list[Operation]) -> list[OpResult]:
-        out: list[OpResult] = []
-        blocked: str | None = None
-        for op in lane:
-            if self.stop.is_set():
-                out.append(OpResult(op, "not_sent", reason="Paused: API budget exhausted"))
-                continue
-            if blocked:  # a later adjustment of a service whose earlier one failed must wait
-                out.append(OpResult(op, "waiting", reason=blocked))
-                continue
-            result = self.run_op(op)
-            out.append(result)
-            if result.status != "synced":
-                blocked = f"Waiting for {op.label}"
-            if self.ctx.progress:
-                self.ctx.progress(op, result.status)
-        return out
 
     def run_op(self, op: Operation) -> OpResult:
         ctx = self.ctx
@@ -289,25 +262,119 @@ def _message(exc: Exception) -> str:
     return str(exc) or exc.__class__.__name__
 
 
+def _refs(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        if set(value) == {"$ref"}:
+            yield str(value["$ref"])
+            return
+        for v in value.values():
+            yield from _refs(v)
+
+
+def dependencies(ops: list[Operation]) -> list[set[int]]:
+    """For each operation, the operations that must succeed before it may run.
+
+    * a reference (``$ref``) to a record created (or linked) by another operation of the plan;
+    * adjustments of one contract service run in date order (so units read back are unambiguous);
+    * contract services of the same service on one contract run one after the other (the first by a
+      plain create, repeats through an adjustment that must not be confused with a concurrent one).
+    """
+    producer: dict[str, int] = {}
+    for i, op in enumerate(ops):
+        if op.verb in ("create", "link"):
+            producer[ref(op.record_type, op.hub_id)] = i
+    deps: list[set[int]] = [set() for _ in ops]
+    last_adjustment: dict[str, int] = {}
+    same_service: dict[str, int] = {}
+    for i, op in enumerate(ops):
+        for r in (*_refs(op.body), *_refs(op.parent)):
+            j = producer.get(r)
+            if j is not None and j != i:
+                deps[i].add(j)
+        if op.verb == "adjust":
+            key = json.dumps(op.body.get("contractServiceID"), sort_keys=True)
+            if key in last_adjustment:
+                deps[i].add(last_adjustment[key])
+            last_adjustment[key] = i
+        elif op.entity == "ContractServices" and op.verb == "create":
+            key = json.dumps([op.body.get("contractID"), op.body.get("serviceID")], sort_keys=True)
+            if key in same_service:
+                deps[i].add(same_service[key])
+            same_service[key] = i
+    return deps
+
+
 def apply(plan: Plan, ctx: ApplyContext) -> ApplyOutcome:
-    """Execute exactly the operations of ``plan`` (journaled). Stops early when the budget runs out."""
+    """Execute exactly the operations of ``plan`` (journaled). Stops early when the budget runs out.
+
+    Scheduling follows the dependencies between operations rather than phase barriers: a contact is
+    written as soon as its company exists, a contract as soon as its company does, and so on, with at
+    most ``PER_ENDPOINT`` operations in flight per Autotask entity (the tenant's concurrency limit). The
+    set of operations is exactly the plan's; only independent operations overlap.
+    """
     runner = _Runner(ctx)
     outcome = ApplyOutcome()
-    for op in plan.operations:
+    ops = list(plan.operations)
+    for op in ops:
         ctx.labels.setdefault(ref(op.record_type, op.hub_id), op.label)
-    for lanes in _stages(plan):
-        if runner.stop.is_set():
-            for lane in lanes:
-                outcome.results.extend(
-                    OpResult(op, "not_sent", reason="Paused: API budget exhausted") for op in lane
+    deps = dependencies(ops)
+    dependants: list[list[int]] = [[] for _ in ops]
+    remaining = [len(d) for d in deps]
+    for i, ds in enumerate(deps):
+        for j in ds:
+            dependants[j].append(i)
+    ready: dict[str, deque[int]] = defaultdict(deque)
+    for i, n in enumerate(remaining):
+        if n == 0:
+            ready[ops[i].entity].append(i)
+    settled: set[int] = set()
+    in_flight: dict[Future[OpResult], int] = {}
+    busy: Counter[str] = Counter()
+
+    def settle(i: int, result: OpResult) -> None:
+        settled.add(i)
+        outcome.results.append(result)
+        if ctx.progress:
+            ctx.progress(result.op, result.status)
+        if result.status == "synced":
+            for j in dependants[i]:
+                remaining[j] -= 1
+                if remaining[j] == 0 and j not in settled:
+                    ready[ops[j].entity].append(j)
+            return
+        for j in dependants[i]:  # everything downstream waits for this record
+            if j not in settled:
+                reason = (
+                    "Paused: API budget exhausted"
+                    if result.status == "not_sent"
+                    else f"Waiting for {ops[i].label}"
                 )
-            continue
-        if len(lanes) == 1:
-            outcome.results.extend(runner.run_lane(lanes[0]))
-            continue
-        with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(lanes))) as pool:
-            for lane_results in pool.map(runner.run_lane, lanes):
-                outcome.results.extend(lane_results)
+                settle(
+                    j,
+                    OpResult(ops[j], "not_sent" if result.status == "not_sent" else "waiting", reason=reason),
+                )
+
+    workers = max(1, PER_ENDPOINT * len({op.entity for op in ops}))
+    with ThreadPoolExecutor(max_workers=min(workers, MAX_WORKERS)) as pool:
+        while True:
+            if not runner.stop.is_set():
+                for entity, queue in ready.items():
+                    while queue and busy[entity] < PER_ENDPOINT:
+                        i = queue.popleft()
+                        if i in settled:
+                            continue
+                        busy[entity] += 1
+                        in_flight[pool.submit(runner.run_op, ops[i])] = i
+            if not in_flight:
+                break
+            finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+            for future in finished:
+                i = in_flight.pop(future)
+                busy[ops[i].entity] -= 1
+                settle(i, future.result())
+    for i, op in enumerate(ops):  # budget pause: what was never started
+        if i not in settled:
+            settle(i, OpResult(op, "not_sent", reason="Paused: API budget exhausted"))
     outcome.paused = runner.paused
     return outcome
 
