@@ -72,3 +72,60 @@ def test_setup_fee_charged_once(env: SyncEnv, hub: Hub) -> None:
     k = [c for c in env.records("Contracts") if c.get("contractNumber") == f"PSB{env.org_id}-K{contract.id}"]
     assert k[0]["contractName"] == "Renamed contract" and float(k[0]["setupFee"]) == 150.0
     assert not [c for c in env.records("ContractCharges") if c["contractID"] == k[0]["id"]]
+
+
+def test_product_sold_monthly_and_annually_gets_one_service_per_frequency(env: SyncEnv, hub: Hub) -> None:
+    """SCENARIO 3."""
+    acc = hub.account("Bellows College")
+    product = hub.product("Datto SaaS Protection", manufacturer="Datto")
+    monthly = hub.contract(acc, name="Monthly")
+    annual = hub.contract(acc, name="Annual", billing_frequency="annual")
+    hub.subscription(monthly, product, quantity=5)
+    hub.subscription(annual, product, quantity=7)
+    assert env.sync().status == "succeeded"
+    with env.factory() as s:
+        from psabridge.connectors.models import Connector
+
+        conn = s.get(Connector, env.connector_id)
+        assert conn is not None
+        settings = conn.settings_json
+    services = {
+        s["externalID"]: s
+        for s in env.records("Services")
+        if str(s.get("externalID") or "").startswith(f"PSB{env.org_id}-")
+    }
+    assert set(services) == {f"PSB{env.org_id}-SM{product.id}", f"PSB{env.org_id}-SY{product.id}"}
+    m, y = services[f"PSB{env.org_id}-SM{product.id}"], services[f"PSB{env.org_id}-SY{product.id}"]
+    assert m["periodType"] == settings["billing_frequencies"]["monthly"]
+    assert y["periodType"] == settings["billing_frequencies"]["annual"]
+    assert m["billingCodeID"] == y["billingCodeID"] == settings["service_billing_code_id"]
+    assert m["vendorCompanyID"] == settings["manufacturers"]["Datto"]
+    assert m["name"] == "Datto SaaS Protection (monthly)" and y["name"] == "Datto SaaS Protection (annual)"
+    by_contract = {c["contractID"]: c["serviceID"] for c in env.records("ContractServices")}
+    contracts = {c["contractNumber"]: c["id"] for c in env.records("Contracts") if c.get("contractNumber")}
+    assert by_contract[contracts[f"PSB{env.org_id}-K{monthly.id}"]] == m["id"]
+    assert by_contract[contracts[f"PSB{env.org_id}-K{annual.id}"]] == y["id"]
+
+
+def test_one_time_products_become_autotask_products(env: SyncEnv, hub: Hub) -> None:
+    """SCENARIO 4."""
+    firewall = hub.product("Firewall appliance", kind="product", manufacturer="Sophos", sku="XGS-87")
+    refund = hub.product("Service credit", kind="product", manufacturer=None, sku="CREDIT")
+    assert env.sync().status == "succeeded"
+    with env.factory() as s:
+        from psabridge.connectors.models import Connector
+
+        conn = s.get(Connector, env.connector_id)
+        assert conn is not None
+        code = conn.settings_json["product_billing_code_id"]
+    products = {
+        p["externalProductID"]: p
+        for p in env.records("Products")
+        if str(p.get("externalProductID") or "").startswith(f"PSB{env.org_id}-")
+    }
+    assert set(products) == {f"PSB{env.org_id}-P{firewall.id}", f"PSB{env.org_id}-P{refund.id}"}
+    fw = products[f"PSB{env.org_id}-P{firewall.id}"]
+    assert fw["name"] == "Firewall appliance" and fw["productBillingCodeID"] == code and fw["sku"] == "XGS-87"
+    assert fw["manufacturerName"] == "Sophos"
+    assert products[f"PSB{env.org_id}-P{refund.id}"]["productBillingCodeID"] == code
+    assert env.plan().plan.operations == []
