@@ -211,7 +211,7 @@ def run() -> dict[str, float]:
         "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         f"| {stamp} | {writes:,} | {made:,} | {minimum:,} | **{ratio:.3f}** | <= {TARGET} | {wall:.1f} s "
         f"| {floor:.1f} s | **{wall / floor:.2f}** | {staged:.1f} s | **{rerun_calls}** | {rerun_wall:.1f} s |\n\n"
-        "Machine: 2 shared CPUs (other work running); the emulator runs in the same process.\n"
+        "Machine: 2 shared CPUs (other work running); the emulator runs in its own process on loopback.\n"
     )
     return {
         "ratio": ratio,
