@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from psabridge.sync.keys import RECORD_TYPES
@@ -44,7 +44,11 @@ def now() -> datetime:
 
 
 def load_links(session: Session, connector_id: int) -> dict[tuple[str, int], SyncLink]:
-    rows = session.scalars(select(SyncLink).where(SyncLink.connector_id == connector_id))
+    rows = session.scalars(
+        select(SyncLink)
+        .where(SyncLink.connector_id == connector_id)
+        .execution_options(populate_existing=True)  # links are also changed by bulk UPDATEs
+    )
     return {(r.record_type, r.hub_id): r for r in rows}
 
 
@@ -87,6 +91,26 @@ def get_or_create_link(
     return link
 
 
+def _update_link(session: Session, entry: JournalEntry, record_type: str, hub_id: int, **values: Any) -> None:
+    """Set ``values`` on one link with a single UPDATE (links exist once a plan was saved); create the
+    link when it does not exist yet."""
+    values["updated_at"] = now()
+    result = session.execute(
+        update(SyncLink)
+        .where(
+            SyncLink.connector_id == entry.connector_id,
+            SyncLink.record_type == record_type,
+            SyncLink.hub_id == hub_id,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 1) == 0:
+        link = get_or_create_link(session, entry.organization_id, entry.connector_id, record_type, hub_id)
+        for key, value in values.items():
+            setattr(link, key, value)
+
+
 def mark_synced(
     session: Session,
     entry: JournalEntry,
@@ -95,30 +119,27 @@ def mark_synced(
     """Apply a successful (or recovered) write to the links it covers."""
     covers: dict[str, Any] = entry.covers or {}
     for item in covers.get("records", []):
-        link = get_or_create_link(
-            session, entry.organization_id, entry.connector_id, item["record_type"], int(item["hub_id"])
-        )
-        link.autotask_id = autotask_id if autotask_id is not None else link.autotask_id
+        values: dict[str, Any] = {
+            "status": "synced",
+            "reason": None,
+            "candidates": [],
+            "op_id": entry.op_id,
+        }
+        if autotask_id is not None:
+            values["autotask_id"] = autotask_id
         if item.get("fingerprint") is not None:
-            link.fingerprint = item["fingerprint"]
-        link.parent_autotask_id = covers.get("parent_autotask_id", link.parent_autotask_id)
-        link.matching_key = entry.matching_key or link.matching_key
-        link.status = "synced"
-        link.reason = None
-        link.candidates = []
-        link.op_id = entry.op_id
-        link.updated_at = now()
+            values["fingerprint"] = item["fingerprint"]
+        if "parent_autotask_id" in covers:
+            values["parent_autotask_id"] = covers["parent_autotask_id"]
+        if entry.matching_key:
+            values["matching_key"] = entry.matching_key
+        _update_link(session, entry, item["record_type"], int(item["hub_id"]), **values)
 
 
 def mark_error(session: Session, entry: JournalEntry, message: str) -> None:
     covers: dict[str, Any] = entry.covers or {}
     for item in covers.get("records", []):
-        link = get_or_create_link(
-            session, entry.organization_id, entry.connector_id, item["record_type"], int(item["hub_id"])
-        )
-        link.status = "error"
-        link.reason = message
-        link.updated_at = now()
+        _update_link(session, entry, item["record_type"], int(item["hub_id"]), status="error", reason=message)
 
 
 def unresolved_entries(session: Session, connector_id: int) -> list[JournalEntry]:
