@@ -76,6 +76,9 @@ def test_plan_apply_history_and_records_over_rest(
 
     history = viewer.get("/sync/runs").json()
     assert [h["mode"] for h in history][:2] == ["apply", "plan"]
+    assert "records" not in history[0]
+    detailed = viewer.get("/sync/runs", params={"records": "true"}).json()
+    assert {r["status"] for r in detailed[0]["records"]} >= {"synced", "blocked"}
     assert viewer.get(f"/sync/runs/{data['id']}").json()["records"]
     assert viewer.get("/sync/runs/99999").status_code == 404
 

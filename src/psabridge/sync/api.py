@@ -67,9 +67,17 @@ def post_run(
 
 
 @router.get("/runs")
-def list_runs(db: DbSession, principal: Reader, limit: int = Query(50, ge=1, le=500)) -> Any:
-    """Run history, newest first, with counts per entity."""
-    return [service.run_to_dict(r) for r in service.list_runs(db, principal.organization_id, limit=limit)]
+def list_runs(
+    db: DbSession,
+    principal: Reader,
+    limit: int = Query(50, ge=1, le=500),
+    records: bool = Query(False, description="Include each run's per-record results."),
+) -> Any:
+    """Run history, newest first, with counts per entity (and per-record results on request)."""
+    runs = service.list_runs(db, principal.organization_id, limit=limit)
+    if not records:
+        return [service.run_to_dict(r) for r in runs]
+    return [service.run_to_dict(*service.get_run(db, principal.organization_id, r.id)) for r in runs]
 
 
 @router.get("/runs/{run_id}")
