@@ -371,7 +371,12 @@ def apply(plan: Plan, ctx: ApplyContext) -> ApplyOutcome:
             for future in finished:
                 i = in_flight.pop(future)
                 busy[ops[i].entity] -= 1
-                settle(i, future.result())
+                try:
+                    result = future.result()
+                except Exception as exc:  # e.g. the database went away: the journal reconciles it later
+                    log.exception("sync operation %s failed unexpectedly", ops[i].op_id)
+                    result = OpResult(ops[i], "error", reason=f"Internal error: {exc}")
+                settle(i, result)
     for i, op in enumerate(ops):  # budget pause: what was never started
         if i not in settled:
             settle(i, OpResult(op, "not_sent", reason="Paused: API budget exhausted"))
