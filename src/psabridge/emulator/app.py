@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -366,6 +368,13 @@ def create_emulator_app(
     async def api(request: Request) -> Response:
         return await emu.handle(request)
 
-    app = Starlette(routes=[*control_routes(emu), Route("/{path:path}", api, methods=ALL_METHODS)])
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        tenant.close()  # clean shutdown folds the journal into the snapshot
+
+    app = Starlette(
+        routes=[*control_routes(emu), Route("/{path:path}", api, methods=ALL_METHODS)], lifespan=lifespan
+    )
     app.state.emulator = emu
     return app

@@ -20,7 +20,13 @@ def register(app: typer.Typer) -> None:
             None,
             "--state",
             envvar="PSABRIDGE_EMULATOR_STATE",
-            help="JSON file keeping the tenant across restarts.",
+            help="JSON file keeping the tenant across restarts (a journal FILE.journal sits beside it).",
+        ),
+        fsync: bool = typer.Option(
+            False,
+            "--fsync/--no-fsync",
+            envvar="PSABRIDGE_EMULATOR_FSYNC",
+            help="fsync the journal after every write (survives power loss, not only a killed process).",
         ),
         username: str = typer.Option(
             seed.DEMO_USERNAME, envvar="PSABRIDGE_EMULATOR_USERNAME", help="API user name."
@@ -45,7 +51,11 @@ def register(app: typer.Typer) -> None:
         from psabridge.emulator.tenant import EmulatorTenant
 
         tenant = EmulatorTenant(
-            username=username, secret=secret, integration_code=integration_code, state_file=state
+            username=username,
+            secret=secret,
+            integration_code=integration_code,
+            state_file=state,
+            fsync=fsync,
         )
         app = create_emulator_app(tenant, limits=LimitSettings(hourly_limit=hourly_limit))
         base = f"http://{host}:{port}"
@@ -56,4 +66,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"  secret         : {secret}")
         typer.echo(f"  integration code: {integration_code}")
         typer.echo(f"  state file     : {state or '(in memory)'}")
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        try:
+            uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        finally:
+            tenant.close()  # also done by the app's lifespan; closing twice is harmless

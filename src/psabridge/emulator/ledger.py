@@ -111,13 +111,15 @@ class ServiceLedger:
         record["contractServiceID"] = cs["id"]
         record["serviceID"] = cs["serviceID"]
         self.t.state["adjustments"][adj_id] = record
+        self.t._touch("adjustments", adj_id)
         if price is not None:
             cs["unitPrice"] = price
         if cost is not None:
             cs["unitCost"] = cost
         self.t._derive("ContractServices", cs)
+        self.t._touch("records", cs["id"], "ContractServices")
         self.add_unit_event(cs, contract, change, adj_id, effective=effective, price=price, cost=cost)
-        self.t._persist()
+        self.t._commit()
         return adj_id
 
     def events(self, cs_id: int) -> list[UnitEvent]:
@@ -146,6 +148,7 @@ class ServiceLedger:
             "adjustment_id": adjustment_id,
         }
         self.t.state["unit_events"].setdefault(cs["id"], []).append(event)
+        self.t._touch("unit_events", cs["id"])
         self.rebuild_units(cs, contract)
 
     def period_months(self, cs: dict[str, Any], contract: dict[str, Any]) -> int:
@@ -166,6 +169,7 @@ class ServiceLedger:
         existing = {r["startDate"]: k for k, r in units.items() if r["contractServiceID"] == cs["id"]}
         for key in existing.values():
             del units[key]
+            self.t._touch("records", key, "ContractServiceUnits")
         rows = compute_rows(
             self.events(cs["id"]),
             parse_datetime(contract["startDate"]).date(),
@@ -190,3 +194,4 @@ class ServiceLedger:
                 vendorCompanyID=service.get("vendorCompanyID"),
             )
             units[row_id] = record
+            self.t._touch("records", row_id, "ContractServiceUnits")

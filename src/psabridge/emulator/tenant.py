@@ -1,16 +1,16 @@
 """One emulated Autotask database: records, metadata, validation and business rules.
 
 All state lives in memory behind one lock (the ASGI app calls in from the event loop, tests from
-threads). With a state file, every change is written atomically (temp file + rename) so a killed sync
-process, or the emulator itself, can restart against the same tenant.
+threads). With a state file, every committed change is appended to a journal beside a snapshot before
+the API answers (see :mod:`psabridge.emulator.store`), so a killed sync process, or the emulator
+itself, can restart against the same tenant. Every write notes the rows it sets or deletes with
+:meth:`EmulatorTenant._touch` and ends with :meth:`EmulatorTenant._commit`.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from psabridge.emulator.errors import EmulatorError
 from psabridge.emulator.ledger import ServiceLedger
 from psabridge.emulator.query import compile_filter, index_hint, lower_keys
 from psabridge.emulator.schema import EntityDef, entity_defs
+from psabridge.emulator.store import DEFAULT_COMPACT_BYTES, StateStore
 from psabridge.emulator.values import coerce, now_stamp, parse_datetime
 
 RECURRING_SERVICE_LABEL = "Recurring Service"
@@ -64,6 +65,8 @@ class EmulatorTenant:
         integration_code: str = seed.DEMO_INTEGRATION_CODE,
         state_file: str | os.PathLike[str] | None = None,
         zone_name: str = "Emulator Zone (psabridge)",
+        fsync: bool = False,
+        compact_bytes: int = DEFAULT_COMPACT_BYTES,
     ) -> None:
         self.users = [ApiUser(username, secret, integration_code)]
         self.zone_name = zone_name
@@ -73,44 +76,72 @@ class EmulatorTenant:
         self.ledger = ServiceLedger(self)
         self._version = 0  # bumped on every change; hash indexes built at an older version are stale
         self._indexes: dict[tuple[str, str], tuple[int, dict[Any, list[int]]]] = {}
-        if self.state_file and self.state_file.exists():
-            self.state = self._load(self.state_file)
+        self._touched: set[tuple[str, str, int]] = set()
+        self.store = (
+            StateStore(self.state_file, fsync=fsync, compact_bytes=compact_bytes) if self.state_file else None
+        )
+        loaded = self._load(self.store) if self.store else None
+        if loaded is not None:
+            self.state = loaded
         else:
             self.state = _fresh_state()
-            self._persist()
+            if self.store:
+                self.store.compact(self.state)
 
     # ----- persistence -------------------------------------------------------------------------
-    @staticmethod
-    def _load(path: Path) -> dict[str, Any]:
-        raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        raw["records"] = {e: {int(k): v for k, v in rows.items()} for e, rows in raw["records"].items()}
-        raw["adjustments"] = {int(k): v for k, v in raw.get("adjustments", {}).items()}
-        raw["unit_events"] = {int(k): v for k, v in raw.get("unit_events", {}).items()}
+    def _load(self, store: StateStore) -> dict[str, Any] | None:
+        raw = store.load()
+        if raw is None:
+            return None
         fresh = _fresh_state()
         for name in fresh["records"]:
             raw["records"].setdefault(name, {})
             raw["next_id"].setdefault(name, fresh["next_id"][name])
         return raw
 
-    def _persist(self) -> None:
+    def _touch(self, section: str, key: int, entity: str = "") -> None:
+        """Note a row this change sets or deletes; :meth:`_commit` journals its value as of commit time.
+
+        ``section`` is ``records`` (with ``entity``), ``adjustments`` or ``unit_events``.
+        """
+        self._touched.add((section, entity, key))
+
+    def _commit(self) -> None:
+        """End of a change: stale indexes out, and with a state file one journal line flushed to disk.
+
+        Runs before the API answers, so an acknowledged write is in the journal. Rows touched by a
+        change that later failed validation stay noted and go out with the next commit, exactly as the
+        whole-file rewrite used to persist them.
+        """
         self._version += 1
-        if not self.state_file:
+        if self.store is None:
+            self._touched.clear()
             return
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.state_file.parent, prefix=".emulator-state-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.state, fh, separators=(",", ":"))
-            os.replace(tmp, self.state_file)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        changes: list[list[Any]] = []
+        for section, entity, key in sorted(self._touched):
+            table = self.state["records"][entity] if section == "records" else self.state[section]
+            changes.append([section, entity, key, table.get(key)])
+        self.store.append(
+            {"changes": changes, "next_id": self.state["next_id"], "denied": self.state["denied"]}
+        )
+        self._touched.clear()
+        if self.store.wants_compaction():
+            self.store.compact(self.state)
+
+    def close(self) -> None:
+        """Clean shutdown: fold the journal into a fresh snapshot (no-op without a state file)."""
+        with self.lock:
+            if self.store is not None:
+                self.store.close(self.state)
 
     def reset(self) -> None:
         """Back to the seeded tenant (API users are kept)."""
         with self.lock:
             self.state = _fresh_state()
-            self._persist()
+            self._touched.clear()
+            self._version += 1
+            if self.store:
+                self.store.compact(self.state)  # a new tenant: snapshot it whole, drop the journal
 
     def snapshot(self) -> dict[str, Any]:
         """Every record per entity, including adjustments, for the control API."""
@@ -145,7 +176,7 @@ class EmulatorTenant:
             else:
                 names.discard(entity)
             self.state["denied"] = sorted(names)
-            self._persist()
+            self._commit()
 
     def is_denied(self, entity: str) -> bool:
         return entity in self.state["denied"]
@@ -350,9 +381,10 @@ class EmulatorTenant:
             record["id"] = new_id
             self._stamp_create(entity, record, actor, impersonate)
             self._rows(entity)[new_id] = record
+            self._touch("records", new_id, entity)
             if entity == "ContractServices":
                 self.ledger.add_unit_event(record, self._contract(record["contractID"]), initial_units, None)
-            self._persist()
+            self._commit()
             return new_id
 
     def _next_id(self, entity: str) -> int:
@@ -505,6 +537,7 @@ class EmulatorTenant:
             for other in self._rows("ProductVendors").values():
                 if other["productID"] == record["productID"] and other.get("id") != record.get("id"):
                     other["isDefault"] = False
+                    self._touch("records", other["id"], "ProductVendors")
 
     def update(
         self,
@@ -578,13 +611,14 @@ class EmulatorTenant:
                 merged["updateResourceID"] = actor.resource_id
             self._derive(entity, merged)
             self._rows(entity)[item_id] = merged
+            self._touch("records", item_id, entity)
             if entity == "Contracts" and (
                 merged["startDate"] != current.get("startDate") or merged["endDate"] != current.get("endDate")
             ):
                 for cs in list(self._rows("ContractServices").values()):
                     if cs["contractID"] == item_id:
                         self.ledger.rebuild_units(cs, merged)  # billing periods follow the contract dates
-            self._persist()
+            self._commit()
             return int(item_id)
 
     def delete(self, entity: str, item_id: int, *, parent_id: int | None = None) -> int:
@@ -604,5 +638,6 @@ class EmulatorTenant:
                             500, ["The contact is referenced by a contract and cannot be deleted."]
                         )
             del self._rows(entity)[item_id]
-            self._persist()
+            self._touch("records", item_id, entity)
+            self._commit()
             return item_id

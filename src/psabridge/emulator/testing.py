@@ -137,13 +137,22 @@ def running_emulator(
     secret: str = seed.DEMO_SECRET,
     integration_code: str = seed.DEMO_INTEGRATION_CODE,
     state_file: str | Path | None = None,
+    fsync: bool = False,
     limits: LimitSettings | None = None,
     host: str = "127.0.0.1",
     port: int | None = None,
 ) -> Iterator[EmulatorHandle]:
-    """Serve a fresh emulator on ``host`` in a background thread; stop it on exit."""
+    """Serve a fresh emulator on ``host`` in a background thread; stop it on exit.
+
+    With ``state_file`` the tenant is kept there (snapshot + journal, ``fsync`` after each write when
+    asked) and compacted into the snapshot when the server stops.
+    """
     tenant = EmulatorTenant(
-        username=username, secret=secret, integration_code=integration_code, state_file=state_file
+        username=username,
+        secret=secret,
+        integration_code=integration_code,
+        state_file=state_file,
+        fsync=fsync,
     )
     app = create_emulator_app(tenant, limits=limits)
     port = port or _free_port(host)
@@ -169,3 +178,4 @@ def running_emulator(
         control.close()
         server.should_exit = True
         thread.join(timeout=10)
+        tenant.close()
