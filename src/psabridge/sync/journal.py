@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from psabridge.sync.keys import RECORD_TYPES
@@ -89,6 +89,51 @@ def get_or_create_link(
         )
         session.add(link)
     return link
+
+
+_ENTRY_COLUMNS = (
+    "organization_id",
+    "connector_id",
+    "run_id",
+    "op_id",
+    "entity",
+    "verb",
+    "body_hash",
+    "body",
+    "matching_key",
+    "parent_id",
+    "covers",
+    "outcome",
+    "autotask_id",
+    "error",
+    "created_at",
+    "finished_at",
+)
+
+
+def insert_entry(session: Session, entry: JournalEntry) -> None:
+    """Write ``entry`` (a transient carrier) as a new journal row and set its id."""
+    values = {c: getattr(entry, c) for c in _ENTRY_COLUMNS}
+    result = session.execute(insert(JournalEntry).values(**values))
+    entry.id = int(result.inserted_primary_key[0])  # type: ignore[attr-defined]
+
+
+def finish_entry(
+    session: Session,
+    entry: JournalEntry,
+    outcome: str,
+    *,
+    autotask_id: int | None = None,
+    error: str | None = None,
+) -> None:
+    """Record the outcome of a journaled write."""
+    entry.outcome, entry.autotask_id, entry.error, entry.finished_at = outcome, autotask_id, error, now()
+    session.execute(
+        update(JournalEntry)
+        .where(JournalEntry.id == entry.id)
+        .values(outcome=outcome, autotask_id=autotask_id, error=error, finished_at=entry.finished_at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _update_link(session: Session, entry: JournalEntry, record_type: str, hub_id: int, **values: Any) -> None:
