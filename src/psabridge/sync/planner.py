@@ -684,7 +684,6 @@ class _Planner:
             units += net
             price = next((i[4] for i in reversed(group) if i[4] is not None), None)
             head = group[0]
-            labels = {i[1]: i for i in group}
             label = self._change_label(sub, head, when)
             done = [i for i in group if self._synced(i[1], i[2])]
             todo = [i for i in group if not self._synced(i[1], i[2])]
@@ -717,7 +716,6 @@ class _Planner:
                 for i in todo:  # merged changes cancel out: nothing to write, all covered
                     self._record(i[1], i[2], self._change_label(sub, i, when), SYNCED, "Net change is zero")
                 continue
-            del labels
             body: dict[str, Any] = {
                 "contractID": {"$ref": contract_ref},
                 "contractServiceID": {"$ref": sub_ref},
