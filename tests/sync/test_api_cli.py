@@ -152,6 +152,11 @@ def test_cli_plan_and_sync_json(env: SyncEnv, hub: Hub, monkeypatch: pytest.Monk
     assert data["status"] == "succeeded" and data["planned_operations"] == 5
     again = json.loads(runner.invoke(app, ["plan", "--org", "acme", "--json"]).stdout)
     assert again["operations"] == []
+    hub.account("Fourth Coffee", phone="n/a")
+    human_sync = runner.invoke(app, ["sync", "--org", "acme"])
+    assert human_sync.exit_code == 0, human_sync.output
+    assert "Customers" in human_sync.stdout and "succeeded" in human_sync.stdout
+    assert "Account has no valid phone number (n/a)" in human_sync.stdout
     missing = runner.invoke(app, ["sync", "--org", "nope"])
     assert missing.exit_code != 0
 

@@ -47,6 +47,28 @@ def _records_table(records: list[Any]) -> Table:
     return table
 
 
+STATUSES = ("synced", "pending", "needs_link", "blocked", "waiting", "error")
+
+
+def _summary_table(records: list[dict[str, Any]]) -> Table:
+    """Records per tab (phase) and status, as on the PSA Integration screen."""
+    from psabridge.sync.keys import PHASES, RECORD_TYPES
+
+    counts: dict[str, dict[str, int]] = {p: dict.fromkeys(STATUSES, 0) for p in PHASES}
+    for rec in records:
+        rt = RECORD_TYPES.get(rec["record_type"])
+        if rt is not None and rec["status"] in counts[rt.phase]:
+            counts[rt.phase][rec["status"]] += 1
+    table = Table(title="Records")
+    table.add_column("Entity")
+    for status in STATUSES:
+        table.add_column(status.replace("_", " ").capitalize(), justify="right")
+    for phase, row in counts.items():
+        if any(row.values()):
+            table.add_row(phase.capitalize(), *(str(row[s]) for s in STATUSES))
+    return table
+
+
 def plan_command(org: str | None = OrgOption, as_json: bool = JsonOption) -> None:
     """Show exactly what the next sync would write to Autotask (writes nothing to Autotask)."""
     from psabridge.sync import service
@@ -112,6 +134,7 @@ def sync_command(
         typer.echo(json.dumps(data, default=str))
     else:
         out = Console()
+        out.print(_summary_table(data["records"]))
         out.print(f"Sync run {run.id}: {run.status} ({run.api_calls} API calls)")
         if run.error:
             out.print(run.error)
