@@ -36,12 +36,44 @@ def test_dry_run_writes_nothing_and_apply_executes_exactly_the_plan(env: SyncEnv
 
 
 def test_one_sync_per_organization_at_a_time(env: SyncEnv, hub: Hub) -> None:
+    """A second sync (another thread, or another process holding the lock) is refused, not run twice."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
     import pytest
 
     from psabridge.sync import service
+    from psabridge.sync.runlock import connector_lock
 
     hub.account("Consolidated Messenger")
-    lock = service._RUN_LOCKS.setdefault(env.connector_id, __import__("threading").Lock())
-    with lock, pytest.raises(service.SyncError, match="already running"):
+    engine = env.factory.kw["bind"]
+    with connector_lock(engine, env.connector_id), pytest.raises(service.SyncError, match="already running"):
         env.sync()
-    assert env.sync().status == "succeeded"
+    # another process holds it: the lock is not only per thread
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from psabridge.db import make_engine; from psabridge.sync.runlock import connector_lock\n"
+            "with connector_lock(make_engine(sys.argv[1]), int(sys.argv[2])):\n"
+            "    print('locked', flush=True); time.sleep(30)",
+            env.app_settings.resolved_database_url(),
+            str(env.connector_id),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(service.SyncError, match="already running"):
+            env.sync()
+    finally:
+        holder.kill()
+        holder.wait(10)
+    time.sleep(0.1)
+    assert env.sync().status == "succeeded"  # a killed holder releases the lock

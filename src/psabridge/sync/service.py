@@ -12,13 +12,12 @@ Every function is scoped to one organization; the engine never sees another orga
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from psabridge.autotask.errors import BudgetExhaustedError
@@ -32,6 +31,7 @@ from psabridge.sync.keys import PHASES, RECORD_TYPES, ref
 from psabridge.sync.models import RecordResult, SyncLink, SyncRun
 from psabridge.sync.planner import PENDING, Operation, Plan, plan
 from psabridge.sync.reader import AutotaskApi, read_view
+from psabridge.sync.runlock import AlreadyRunning, connector_lock
 from psabridge.sync.snapshot import (
     HubAccount,
     HubChangeLog,
@@ -275,30 +275,28 @@ def run_sync(
 ) -> SyncRun:
     """Plan and apply. Returns the finished run (status succeeded, partial, paused or failed).
 
-    One sync per connector at a time in this process (a second caller gets :class:`SyncError`); runs a
-    killed process left "running" are marked "interrupted" (their writes are reconciled by the journal).
+    One sync per connector at a time, across threads and processes (a second caller gets
+    :class:`SyncError`); runs a killed process left "running" are marked "interrupted" (their writes are
+    reconciled by the journal).
     """
     with session_factory() as session:
         connector, _ = _connector(session, organization_id)
         connector_id = connector.id
-    lock = _RUN_LOCKS.setdefault(connector_id, threading.Lock())
-    if not lock.acquire(blocking=False):
-        raise SyncError("A sync of this organization is already running")
+        bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
     try:
-        return _run_sync_locked(
-            session_factory,
-            organization_id,
-            app_settings=app_settings,
-            client=client,
-            retry_failed=retry_failed,
-            progress=progress,
-            on_plan=on_plan,
-        )
-    finally:
-        lock.release()
-
-
-_RUN_LOCKS: dict[int, threading.Lock] = {}
+        with connector_lock(engine, connector_id):
+            return _run_sync_locked(
+                session_factory,
+                organization_id,
+                app_settings=app_settings,
+                client=client,
+                retry_failed=retry_failed,
+                progress=progress,
+                on_plan=on_plan,
+            )
+    except AlreadyRunning:
+        raise SyncError("A sync of this organization is already running") from None
 
 
 def _run_sync_locked(
