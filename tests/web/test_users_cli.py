@@ -92,3 +92,32 @@ def test_an_organization_always_keeps_an_active_admin(db: Session) -> None:
     assert only.role == "viewer"
     with pytest.raises(UserError, match="only admin"):
         set_active(db, second, False)
+
+
+def test_user_set_password_resets_a_locked_out_admin(settings: Any, db: Session) -> None:
+    org = _org(db)
+    create_user(db, org.id, email="boss@acme.test", password="old-password-123", role="admin")
+    db.commit()
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        ["user", "set-password", "--email", "BOSS@acme.test"],
+        input="new-password-456\nnew-password-456\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "new-password-456" not in result.output
+    db.expire_all()
+    user = db.scalar(select(User).where(User.email == "boss@acme.test"))
+    assert user is not None
+    assert verify_password(user.password_hash, "new-password-456")
+    assert not verify_password(user.password_hash, "old-password-123")
+
+    unknown = runner.invoke(
+        app, ["user", "set-password", "--email", "nobody@acme.test", "--password", "x" * 12]
+    )
+    assert unknown.exit_code == 2
+    assert "--email" in unknown.output
+
+    short = runner.invoke(app, ["user", "set-password", "--email", "boss@acme.test", "--password", "short"])
+    assert short.exit_code == 2
+    assert "--password" in short.output

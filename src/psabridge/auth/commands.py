@@ -15,12 +15,15 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from psabridge.auth.users import UserError, create_user, list_users
+from psabridge.auth.models import User
+from psabridge.auth.users import UserError, create_user, list_users, set_password
 from psabridge.config import get_settings
 from psabridge.db import make_engine, make_sessionmaker, migrate, session_scope
 from psabridge.hub.models import Organization
 
-user_app = typer.Typer(help="Admin Hub users: create the first admin, list users.", no_args_is_help=True)
+user_app = typer.Typer(
+    help="Admin Hub users: create the first admin, list users, reset a password.", no_args_is_help=True
+)
 
 
 @contextmanager
@@ -59,6 +62,29 @@ def create(
             typer.echo(f"Error: --{exc.field.replace('_', '-')}: {exc.message}", err=True)
             raise typer.Exit(code=2) from exc
         typer.echo(f"Created {user.role} {user.email} in organization {organization.slug}.")
+
+
+@user_app.command("set-password")
+def set_password_(
+    email: str = typer.Option(..., "--email", help="E-mail address of the user."),
+    password: str | None = typer.Option(
+        None, "--password", help="New password (prompted for, hidden, when omitted)."
+    ),
+) -> None:
+    """Reset a user's password (for a locked-out admin); ends the user's sessions."""
+    if password is None:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with _db() as db:
+        user = db.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            typer.echo(f"Error: --email: no user {email!r}.", err=True)
+            raise typer.Exit(code=2)
+        try:
+            set_password(db, user, password)
+        except UserError as exc:
+            typer.echo(f"Error: --{exc.field.replace('_', '-')}: {exc.message}", err=True)
+            raise typer.Exit(code=2) from exc
+        typer.echo(f"Password of {user.email} changed; their sessions were ended.")
 
 
 @user_app.command("list")
