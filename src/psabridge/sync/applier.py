@@ -132,6 +132,18 @@ class _Runner:
                 effective_date=body["effectiveDate"],
                 units_after=op.units_after,
             )
+            if body.get("adjustedUnitPrice") is not None:
+                # a price-only adjustment leaves the units as they were: verified through the price
+                covers["price_after"] = body["adjustedUnitPrice"]
+        if op.repeat:
+            # added untagged by an adjustment, tagged afterwards: reconciled by looking for an untagged
+            # contract service of this service on this contract whose units start on this date
+            covers["repeat"] = {
+                "contract_id": int(body["contractID"]),
+                "service_id": int(body["serviceID"]),
+                "effective_date": body["effectiveDate"],
+                "units": int(body.get("unitQuantity") or 0),
+            }
         session = ctx.session_factory()
         _fast_commits(session)
         try:
@@ -224,23 +236,41 @@ class _Runner:
         if body.get("unitPrice") is not None:
             adjustment["adjustedUnitPrice"] = body["unitPrice"]
         client.create("ContractServiceAdjustments", adjustment)
-        rows = client.query_in(
-            "ContractServices",
-            "contractID",
-            [contract_id],
-            include_fields=["id", "serviceID", "internalDescription"],
-        )
-        fresh = [
-            int(r["id"])
-            for r in rows
-            if int(r.get("serviceID") or 0) == service_id and not r.get("internalDescription")
-        ]
-        if not fresh:
-            raise OutcomeUnknownError("The repeat contract service was not found after its adjustment")
-        new_id = max(fresh)
-        client.update(
-            "ContractServices", {"id": new_id, "internalDescription": op.matching_key}, parent_id=contract_id
-        )
+        # From here on the service exists in Autotask: whatever stops the lookup or the tagging (429 until
+        # the client gives up, the budget cap, a 500, a lost answer) leaves the write "unknown", never "not
+        # sent", so the next run reconciles it (finds the untagged service and tags it) instead of adding
+        # the service a second time.
+        try:
+            rows = list(
+                client.query_in(
+                    "ContractServices",
+                    "contractID",
+                    [contract_id],
+                    include_fields=["id", "serviceID", "internalDescription"],
+                )
+            )
+            fresh = [
+                int(r["id"])
+                for r in rows
+                if int(r.get("serviceID") or 0) == service_id and not r.get("internalDescription")
+            ]
+            if not fresh:
+                raise OutcomeUnknownError("The repeat contract service was not found after its adjustment")
+            new_id = max(fresh)
+            client.update(
+                "ContractServices",
+                {"id": new_id, "internalDescription": op.matching_key},
+                parent_id=contract_id,
+            )
+        except OutcomeUnknownError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, BudgetExhaustedError):
+                self.paused = BudgetPaused(exc.resume_at)
+                self.stop.set()
+            raise OutcomeUnknownError(
+                f"The repeat contract service was added but not tagged yet: {_message(exc)}"
+            ) from exc
         return new_id
 
 

@@ -160,8 +160,14 @@ def mark_synced(
     session: Session,
     entry: JournalEntry,
     autotask_id: int | None,
+    *,
+    key_missing: bool = False,
 ) -> None:
-    """Apply a successful (or recovered) write to the links it covers."""
+    """Apply a successful (or recovered) write to the links it covers.
+
+    ``key_missing``: the record exists but does not carry its matching key yet (a repeat contract service
+    found untagged); its fingerprint is cleared so the planner PATCHes the key into it.
+    """
     covers: dict[str, Any] = entry.covers or {}
     for item in covers.get("records", []):
         values: dict[str, Any] = {
@@ -172,7 +178,9 @@ def mark_synced(
         }
         if autotask_id is not None:
             values["autotask_id"] = autotask_id
-        if item.get("fingerprint") is not None:
+        if key_missing:
+            values["fingerprint"] = None
+        elif item.get("fingerprint") is not None:
             values["fingerprint"] = item["fingerprint"]
         if "parent_autotask_id" in covers:
             values["parent_autotask_id"] = covers["parent_autotask_id"]
@@ -215,29 +223,100 @@ def reconcile_needs(entries: Iterable[JournalEntry]) -> tuple[set[int], set[tupl
     return services, keys
 
 
+def repeat_of(entry: JournalEntry) -> dict[str, Any] | None:
+    """For a repeat contract service (added by an adjustment, tagged afterwards): contract, service,
+    effective date and units it was added with; else None."""
+    if entry.entity != "ContractServices" or entry.verb != "create":
+        return None
+    covers = entry.covers or {}
+    if covers.get("repeat"):
+        return dict(covers["repeat"])
+    body = entry.body or {}
+    if "effectiveDate" in body and body.get("contractID") is not None:  # journaled before covers.repeat
+        return {
+            "contract_id": int(body["contractID"]),
+            "service_id": int(body["serviceID"]),
+            "effective_date": body["effectiveDate"],
+            "units": int(body.get("unitQuantity") or 0),
+        }
+    return None
+
+
+def repeat_contracts(entries: Iterable[JournalEntry]) -> set[int]:
+    """Contracts whose contract services must be read to reconcile repeat services."""
+    return {int(r["contract_id"]) for e in entries if (r := repeat_of(e)) is not None}
+
+
+def price_at(rows: list[dict[str, Any]], day: str) -> float | None:
+    """Unit price of a contract service on ``day`` from its ContractServiceUnits rows."""
+    best: tuple[str, Any] | None = None
+    for row in rows:
+        start = str(row.get("startDate") or "")[:10]
+        end = str(row.get("endDate") or "9999-12-31")[:10]
+        if start <= day <= end and (best is None or start >= best[0]):
+            best = (start, row.get("price"))
+    return None if best is None or best[1] is None else float(best[1])
+
+
+def _untagged_repeat(view: AutotaskView, repeat: dict[str, Any], claimed: set[int]) -> int | None:
+    """The untagged contract service a lost repeat write added: same contract and service, no key, its
+    first units row starting on the adjustment's date with the units it was added with."""
+    day = str(repeat["effective_date"])[:10]
+    for row in sorted(view.contract_services.get(int(repeat["contract_id"]), []), key=lambda r: int(r["id"])):
+        cs_id = int(row["id"])
+        if cs_id in claimed or row.get("internalDescription"):
+            continue
+        if int(row.get("serviceID") or 0) != int(repeat["service_id"]):
+            continue
+        units = view.units.get(cs_id, [])
+        first = min((str(r.get("startDate") or "")[:10] for r in units), default=None)
+        if first == day and units_at(units, day) == int(repeat["units"]):
+            return cs_id
+    return None
+
+
+def _adjustment_happened(e: JournalEntry, view: AutotaskView) -> bool:
+    """Units on the effective date equal the expected units (and the price, when the adjustment set
+    one: a price-only adjustment changes no units, so the units alone would say "happened" either way)."""
+    covers = e.covers or {}
+    sid = covers.get("contract_service_id")
+    rows = view.units.get(int(sid), []) if sid else []
+    day = str(covers.get("effective_date", ""))[:10]
+    units = units_at(rows, day)
+    if units is None or units != covers.get("units_after"):
+        return False
+    price = covers.get("price_after", (e.body or {}).get("adjustedUnitPrice"))
+    if price is None:
+        return True
+    actual = price_at(rows, day)
+    return actual is not None and abs(actual - float(price)) < 0.005
+
+
 def reconcile(session: Session, entries: Iterable[JournalEntry], view: AutotaskView) -> int:
     """Decide, from what Autotask holds, whether each unresolved write happened. Returns how many did."""
     recovered = 0
+    claimed: set[int] = set()  # untagged repeat services already attributed to an earlier entry
     for e in entries:
-        covers = e.covers or {}
         happened = False
+        key_missing = False
         found_id: int | None = None
         if e.verb in ("create", "charge") and e.matching_key:
             row = view.by_key.get((e.entity, e.matching_key))
             if row is not None:
                 happened, found_id = True, int(row["id"])
+            elif (repeat := repeat_of(e)) is not None:
+                found_id = _untagged_repeat(view, repeat, claimed)
+                if found_id is not None:
+                    happened, key_missing = True, True
+                    claimed.add(found_id)
         elif e.verb == "adjust":
-            sid = covers.get("contract_service_id")
-            rows = view.units.get(int(sid), []) if sid else []
-            day = str(covers.get("effective_date", ""))[:10]
-            units = units_at(rows, day)
-            happened = units is not None and units == covers.get("units_after")
+            happened = _adjustment_happened(e, view)
             found_id = e.autotask_id
         # updates (PATCH of owned fields) are idempotent: re-planned and re-sent when still different
         if happened:
             e.outcome = RECOVERED
             e.autotask_id = found_id
-            mark_synced(session, e, found_id)
+            mark_synced(session, e, found_id, key_missing=key_missing)
             recovered += 1
         else:
             e.outcome = ABSENT

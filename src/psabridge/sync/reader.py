@@ -109,10 +109,13 @@ def read_view(
     *,
     unit_services: Iterable[int] = (),
     extra_keys: Iterable[tuple[str, str]] = (),
+    repeat_contracts: Iterable[int] = (),
     need_facts: bool = True,
 ) -> AutotaskView:
     """Batched reads for one plan. ``unit_services``: contract services whose units must be checked
-    (adjustments with an unknown outcome); ``extra_keys``: (entity, key) pairs from the journal."""
+    (adjustments with an unknown outcome); ``extra_keys``: (entity, key) pairs from the journal;
+    ``repeat_contracts``: contracts with a repeat service of unknown outcome (their contract services are
+    read, and the units of the untagged ones)."""
     view = AutotaskView()
     counter = CallCounter()
     org = hub.organization_id
@@ -170,7 +173,23 @@ def read_view(
             view.company_candidates.setdefault(name, []).append(
                 {"id": row["id"], "name": row.get("companyName"), "city": row.get("city")}
             )
-    services = sorted(set(unit_services))
+    unit_ids = set(unit_services)
+    contracts = sorted(set(repeat_contracts))
+    if contracts:
+        rows = list(
+            client.query_in(
+                "ContractServices",
+                "contractID",
+                contracts,
+                include_fields=["id", "contractID", "serviceID", "internalDescription"],
+            )
+        )
+        counter.count((len(contracts) + 499) // 500, len(rows))
+        for row in rows:
+            view.contract_services.setdefault(int(row["contractID"]), []).append(row)
+            if not row.get("internalDescription"):
+                unit_ids.add(int(row["id"]))
+    services = sorted(unit_ids)
     if services:
         rows = list(
             client.query_in(

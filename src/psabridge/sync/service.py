@@ -183,7 +183,12 @@ def _prepare(
     unit_services, extra_keys = jr.reconcile_needs(entries)
     links = jr.load_links(session, connector.id)
     view = read_view(
-        client, snapshot, jr.link_states(links), unit_services=unit_services, extra_keys=extra_keys
+        client,
+        snapshot,
+        jr.link_states(links),
+        unit_services=unit_services,
+        extra_keys=extra_keys,
+        repeat_contracts=jr.repeat_contracts(entries),
     )
     if entries:
         jr.reconcile(session, entries, view)

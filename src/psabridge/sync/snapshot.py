@@ -145,6 +145,8 @@ class AutotaskView:
     company_candidates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: contract service id -> its ContractServiceUnits rows (for reconciling adjustments)
     units: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    #: contract id -> its contract services (for reconciling repeat services, added before being tagged)
+    contract_services: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     facts: TenantFacts = field(default_factory=TenantFacts)
     #: API calls the reads cost
     read_calls: int = 0
