@@ -4,6 +4,8 @@ adjustments, a multi-call write interrupted half-way, and pacing near the tenant
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -208,4 +210,42 @@ def test_run_slows_past_half_and_three_quarters_then_pauses_at_the_cap(env: Sync
     resumed = env.sync()
     assert resumed.status == "succeeded", resumed.error
     assert signature(env) == fx.expected(env.org_id)
+    assert env.plan().plan.operations == []
+
+
+def test_dry_run_during_a_sync_leaves_its_in_flight_writes_alone(env: SyncEnv, hub: Hub) -> None:
+    """A preview (``psabridge plan``, the PSA Integration tab) while a sync is writing must not reconcile
+    the sync's in-flight writes: it would mark a write still under way "absent", and if the sync process
+    then died, nothing would check it again and the next run would write it a second time."""
+    sub, cs = _price_setup(env, hub)
+    hub.change(sub, date(2026, 4, 1), 12)
+    env.emu.control.add_fault(
+        action="latency", ms=1500, method="POST", entity="^ContractServiceAdjustments$", path=NOT_QUERY
+    )
+    results: list[Any] = []
+    worker = threading.Thread(target=lambda: results.append(env.sync()))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        in_flight: JournalEntry | None = None
+        while in_flight is None and time.monotonic() < deadline:
+            with env.factory() as s:
+                in_flight = s.scalars(
+                    select(JournalEntry).where(
+                        JournalEntry.entity == "ContractServiceAdjustments", JournalEntry.outcome.is_(None)
+                    )
+                ).first()
+            time.sleep(0.02)
+        assert in_flight is not None
+        preview = env.plan()
+        with env.factory() as s:
+            entry = s.get(JournalEntry, in_flight.id)
+            assert entry is not None and entry.outcome is None  # still the running sync's to finish
+        assert preview.plan.operations  # the preview still shows what is not yet known to be written
+    finally:
+        worker.join(30)
+    assert results and results[0].status == "succeeded", results
+    with env.factory() as s:
+        assert s.get(JournalEntry, in_flight.id).outcome == "done"  # type: ignore[union-attr]
+    assert len([a for a in env.adjustments() if a["contractServiceID"] == cs["id"]]) == 2
     assert env.plan().plan.operations == []

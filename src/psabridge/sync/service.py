@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,10 +177,17 @@ def _prepare(
     client: AutotaskApi,
     *,
     retry_failed: bool,
+    read_only: bool = False,
 ) -> tuple[Plan, dict[tuple[str, int], SyncLink]]:
-    """Reconcile the journal, read Autotask and plan (the shared first half of plan and sync)."""
+    """Reconcile the journal, read Autotask and plan (the shared first half of plan and sync).
+
+    ``read_only``: a sync is running, so its in-flight writes are still "unresolved" in the journal: they
+    are neither reconciled (that would mark a write still in flight "absent", and a crash of the running
+    sync would then leave it never checked again: written twice by the next run) nor are link statuses
+    saved (they would overwrite what the running sync records).
+    """
     snapshot = load_snapshot(session, organization_id)
-    entries = jr.unresolved_entries(session, connector.id)
+    entries = [] if read_only else jr.unresolved_entries(session, connector.id)
     unit_services, extra_keys = jr.reconcile_needs(entries)
     links = jr.load_links(session, connector.id)
     view = read_view(
@@ -201,7 +209,8 @@ def _prepare(
             for op in result.operations
             if (op.record_type, op.hub_id) in failed_before or any(c in failed_before for c in op.covers)
         ]
-    _save_statuses(session, organization_id, connector.id, result, links, retry_failed=retry_failed)
+    if not read_only:
+        _save_statuses(session, organization_id, connector.id, result, links, retry_failed=retry_failed)
     return result, links
 
 
@@ -247,11 +256,31 @@ def make_plan(
     client: AutotaskApi | None = None,
     retry_failed: bool = False,
 ) -> PlanResult:
-    """The dry run: exactly what :func:`run_sync` would write now, with its API-call cost."""
+    """The dry run: exactly what :func:`run_sync` would write now, with its API-call cost.
+
+    It reconciles the journal like a sync does, so it takes the connector's sync lock; while a sync is
+    running it plans read-only instead (see :func:`_prepare`).
+    """
     with session_factory() as session:
         connector, settings = _connector(session, organization_id)
         client = client or _client(connector, app_settings)
-        result, _ = _prepare(session, organization_id, connector, settings, client, retry_failed=retry_failed)
+        bind = session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(connector_lock(engine, connector.id))
+                read_only = False
+            except AlreadyRunning:
+                read_only = True
+            result, _ = _prepare(
+                session,
+                organization_id,
+                connector,
+                settings,
+                client,
+                retry_failed=retry_failed,
+                read_only=read_only,
+            )
         run = SyncRun(
             organization_id=organization_id,
             connector_id=connector.id,
