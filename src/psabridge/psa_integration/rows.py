@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from psabridge.hub import models as hub
+from psabridge.psa_integration.names import autotask_names
 from psabridge.sync import service
 from psabridge.sync.keys import RECORD_TYPES
 
@@ -66,6 +67,12 @@ def psa_name_of(record_type: str) -> str:
     return PSA_NAMES.get(rt.entity, rt.entity) if rt else ""
 
 
+def entity_of(record_type: str) -> str:
+    """The Autotask entity a hub record type lands as ("Companies", "ContractServices", ...)."""
+    rt = RECORD_TYPES.get(record_type)
+    return rt.entity if rt else ""
+
+
 def linkable(record_type: str) -> bool:
     """Whether a person may link this kind of record to an existing Autotask record (or Add New)."""
     return record_type in service.LINKABLE
@@ -85,6 +92,8 @@ class Row:
     autotask_id: int | None = None
     decision: str = "auto"
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    #: The linked Autotask record's name when PSA Bridge knows it (see ``psa_integration.names``).
+    autotask_name: str | None = None
 
     @property
     def key(self) -> str:
@@ -293,7 +302,19 @@ def tab_view(session: Session, organization_id: int, tab_key: str, *, status: st
     counts = Counter(r.status for r in rows)
     if status:
         rows = [r for r in rows if r.status == status]
+    name_rows(session, organization_id, rows)
     return TabView(tab, rows, dict(counts))
+
+
+def name_rows(session: Session, organization_id: int, rows: list[Row]) -> None:
+    """Fill ``autotask_name`` of the linked rows from the sync journal (no Autotask API call)."""
+    linked = [r for r in rows if r.autotask_id]
+    if not linked:
+        return
+    names = autotask_names(session, organization_id, {r.autotask_entity for r in linked})
+    for row in linked:
+        assert row.autotask_id is not None
+        row.autotask_name = names.get((row.autotask_entity, row.autotask_id))
 
 
 def attention_counts(session: Session, organization_id: int) -> dict[str, int]:
@@ -326,3 +347,42 @@ def hub_record_exists(session: Session, organization_id: int, record_type: str, 
         return False
     record = session.get(model, hub_id)
     return record is not None and record.organization_id == organization_id
+
+
+#: Autotask write verbs as a run page says them ("2 created").
+_VERB_WORDS = {
+    "create": "created",
+    "update": "updated",
+    "replace": "replaced",
+    "delete": "deleted",
+    "adjust": "adjusted",
+}
+
+
+def describe_counts(counts: dict[str, int]) -> str:
+    """A run's counts of one entity in words: ``{"synced": 50, "ops_update_synced": 1}`` ->
+    ``"50 synced · written this run: 1 updated"``.
+
+    The engine keys its counts by record status and by ``ops_<verb>_<outcome>`` for the run's writes;
+    those keys are internal ids a billing administrator should never have to decode.
+    """
+    records: list[str] = []
+    writes: list[str] = []
+    for key, value in counts.items():
+        if not value:
+            continue
+        if key.startswith("ops_"):
+            verb, _, outcome = key[4:].partition("_")
+            if outcome == "synced":
+                writes.append(f"{value} {_VERB_WORDS.get(verb, verb)}")
+            elif outcome == "error":
+                writes.append(f"{value} {verb} failed")
+            else:
+                writes.append(
+                    f"{value} {verb}: {STATUS_LABELS.get(outcome, outcome.replace('_', ' ')).lower()}"
+                )
+        else:
+            records.append(f"{value} {STATUS_LABELS.get(key, key.replace('_', ' ')).lower()}")
+    if writes:
+        records.append("written this run: " + ", ".join(writes))
+    return " · ".join(records)

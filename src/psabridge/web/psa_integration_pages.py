@@ -18,6 +18,7 @@ from psabridge.autotask.errors import AutotaskError
 from psabridge.connectors import service as connectors
 from psabridge.psa_integration import rows as rowsmod
 from psabridge.psa_integration import search as searchmod
+from psabridge.psa_integration.names import autotask_names
 from psabridge.psa_integration.push import (
     PlanChanged,
     PushBusy,
@@ -75,7 +76,12 @@ def runs_page(request: Request, db: DbSession, user: CurrentUser) -> Response:
 
 @router.get("/runs/{run_id}")
 def run_page(
-    request: Request, run_id: int, db: DbSession, user: CurrentUser, status: str | None = None
+    request: Request,
+    run_id: int,
+    db: DbSession,
+    user: CurrentUser,
+    status: str | None = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
     try:
         run, results = service.get_run(db, user.organization_id, run_id)
@@ -86,17 +92,28 @@ def run_page(
         counts[r.status] = counts.get(r.status, 0) + 1
     if status:
         results = [r for r in results if r.status == status]
+    # A push of the demo data holds 500+ records: one page of them, like the tabs.
+    pages = max(1, -(-len(results) // PAGE_SIZE))
+    page = min(page, pages)
+    shown = results[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    names = autotask_names(db, user.organization_id, {rowsmod.entity_of(r.record_type) for r in shown})
     return _page(
         request,
         "psa_integration/run.html",
         {
             "run": run,
-            "results": results,
+            "results": shown,
+            "total_results": len(results),
+            "page_number": page,
+            "pages": pages,
             "counts": counts,
             "status_filter": status,
+            "status_labels": rowsmod.STATUS_LABELS,
             "psa_runs": True,
             "applied": applied_operations(db, run.id) if run.status == "running" else None,
             "psa_name": rowsmod.psa_name_of,
+            "autotask_name": lambda r: names.get((rowsmod.entity_of(r.record_type), r.autotask_id)),
+            "describe_counts": rowsmod.describe_counts,
         },
     )
 
@@ -130,6 +147,8 @@ def tab_page(
         {
             "tab": view.tab,
             "rows": shown,
+            # Bulk actions only where a row can take one: Services and Changes rows are never linked by hand.
+            "selectable": any(r.linkable and r.status != "synced" for r in shown),
             "counts": view.counts,
             "total": sum(view.counts.values()),
             "attention": rowsmod.attention_counts(db, user.organization_id),

@@ -1,0 +1,87 @@
+"""Names of the Autotask records the PSA Integration screen links to, without asking Autotask.
+
+A row's "PSA System …" column used to say only "Company #1003": a person cannot tell from an id whether
+the right record is linked. Asking Autotask for every row's name would spend the tenant's shared API
+budget on page views, so the names come from what PSA Bridge already knows:
+
+the sync journal. Every create or update PSA Bridge wrote carries the body it sent, and the hub owns the
+name fields, so the last name written is the record's name in Autotask (unless a person renamed it there
+since — the next push writes the hub's name back). A record linked but not pushed yet keeps the bare
+"#id" until its push writes the hub's fields into it. One query per page view, however many rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from psabridge.sync.models import JournalEntry
+
+#: The body fields that name a record of each Autotask entity, joined with a space.
+NAME_FIELDS: dict[str, tuple[str, ...]] = {
+    "Companies": ("companyName",),
+    "Contacts": ("firstName", "lastName"),
+    "Contracts": ("contractName",),
+    "Services": ("name",),
+    "Products": ("name",),
+    "ContractCharges": ("name",),
+}
+#: Entities whose records are named after another record (a contract service after its service).
+NAMED_AFTER = {"ContractServices": ("Services", "serviceID")}
+
+
+def _name_from(entity: str, body: dict[str, Any]) -> str | None:
+    fields = NAME_FIELDS.get(entity)
+    if not fields or not all(isinstance(body.get(f), str) for f in fields):
+        return None
+    name = " ".join(str(body[f]).strip() for f in fields).strip()
+    return name or None
+
+
+def autotask_names(
+    session: Session, organization_id: int, entities: Iterable[str]
+) -> dict[tuple[str, int], str]:
+    """``{(entity, autotask_id): name}`` for the records of ``entities`` PSA Bridge wrote successfully.
+
+    Later writes win (a rename in the hub is written as an update). Contract services get the name of
+    their service, so the column reads "Contract service #1001 · Microsoft 365 Business Basic (monthly)".
+    """
+    wanted = set(entities)
+    for entity in list(wanted):
+        if entity in NAMED_AFTER:
+            wanted.add(NAMED_AFTER[entity][0])
+    wanted &= set(NAME_FIELDS) | set(NAMED_AFTER)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(JournalEntry.entity, JournalEntry.autotask_id, JournalEntry.body)
+        .where(
+            JournalEntry.organization_id == organization_id,
+            JournalEntry.entity.in_(sorted(wanted)),
+            JournalEntry.verb.in_(("create", "update", "replace")),
+            JournalEntry.outcome == "done",
+            JournalEntry.autotask_id.is_not(None),
+        )
+        .order_by(JournalEntry.id)
+    )
+    names: dict[tuple[str, int], str] = {}
+    named_after: dict[tuple[str, int], int] = {}
+    for entity, autotask_id, body in rows:
+        if not isinstance(body, dict) or autotask_id is None:
+            continue
+        if entity in NAMED_AFTER:
+            ref = body.get(NAMED_AFTER[entity][1])
+            if isinstance(ref, int):
+                named_after[(entity, int(autotask_id))] = ref
+            continue
+        name = _name_from(entity, body)
+        if name:
+            names[(entity, int(autotask_id))] = name
+    for (entity, autotask_id), ref in named_after.items():
+        parent_name = names.get((NAMED_AFTER[entity][0], ref))
+        if parent_name:
+            names[(entity, autotask_id)] = parent_name
+    return names
