@@ -120,3 +120,32 @@ def test_bulk_actions_appear_only_where_a_row_can_take_them(
         page = client.get(f"/psa-integration/{tab}").text
         assert 'data-testid="psa-row"' in page
         assert 'data-testid="bulk-action"' not in page and "select all on this page" not in page
+
+
+def test_a_succeeded_push_says_what_it_left_unsynced(
+    psa_app: str, make_org_user: Any, set_up_org: Any
+) -> None:
+    admin = make_org_user(slug="acme", role="admin")
+    set_up_org(admin.organization_id)  # "Contoso Ltd" needs a link: the push leaves it (and its contact) out
+    client, csrf = signed_in_client(psa_app, admin.email, admin.password)
+    preview = client.post("/psa-integration/preview", data={"csrf_token": csrf}).text
+    pushed = client.post("/psa-integration/push", data={"csrf_token": csrf, "digest": _digest(preview)})
+    run_page = wait_for_run(client, pushed.headers["location"])
+    assert 'data-testid="run-status">succeeded<' in run_page
+    left = re.search(r'data-testid="run-left-out">([^<]+)<', run_page)
+    assert left and re.match(r"\d+ record\(s\) not synced: \d+ needs link, \d+ waiting", left.group(1)), left
+
+    runs = client.get("/psa-integration/runs").text
+    notes = re.findall(r'data-testid="run-note">([^<]*)<', runs)
+    assert any(re.search(r"not synced: \d+ needs link", n) for n in notes), notes
+
+    # The preview run's counts read as plans, not internal verbs.
+    preview_run = re.search(r'href="/psa-integration/runs/(\d+)">Run \d+</a></td>\s*<td>Preview', runs)
+    assert preview_run
+    counts = re.search(
+        r'data-testid="run-counts">.*?</table>',
+        client.get(f"/psa-integration/runs/{preview_run.group(1)}").text,
+        re.S,
+    )
+    assert counts and "planned: " in counts.group(0) and "to create" in counts.group(0)
+    assert re.search(r"\d+ create\b", counts.group(0)) is None

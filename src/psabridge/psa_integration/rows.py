@@ -368,10 +368,13 @@ def describe_counts(counts: dict[str, int]) -> str:
     """
     records: list[str] = []
     writes: list[str] = []
+    planned: list[str] = []
     for key, value in counts.items():
         if not value:
             continue
-        if key.startswith("ops_"):
+        if key in _VERB_WORDS:  # a preview counts the operations it plans by verb
+            planned.append(f"{value} to {key}")
+        elif key.startswith("ops_"):
             verb, _, outcome = key[4:].partition("_")
             if outcome == "synced":
                 writes.append(f"{value} {_VERB_WORDS.get(verb, verb)}")
@@ -383,6 +386,26 @@ def describe_counts(counts: dict[str, int]) -> str:
                 )
         else:
             records.append(f"{value} {STATUS_LABELS.get(key, key.replace('_', ' ')).lower()}")
+    if planned:
+        records.append("planned: " + ", ".join(planned))
     if writes:
         records.append("written this run: " + ", ".join(writes))
     return " · ".join(records)
+
+
+#: Record statuses a run leaves for a person (or a later run) to deal with.
+LEFT_OUT = ("needs_link", "blocked", "waiting", "error")
+
+
+def left_out(counts: dict[str, dict[str, int]]) -> str:
+    """What a finished run left unsynced, in words ("17 records not synced: 1 needs link, 16 waiting"), so
+    a run listed as "succeeded" does not hide the records it could not push; "" when there are none."""
+    totals = Counter[str]()
+    for phase_counts in counts.values():
+        for status in LEFT_OUT:
+            totals[status] += int(phase_counts.get(status, 0) or 0)
+    total = sum(totals.values())
+    if not total:
+        return ""
+    parts = ", ".join(f"{totals[s]} {STATUS_LABELS[s].lower()}" for s in LEFT_OUT if totals[s])
+    return f"{total} record(s) not synced: {parts}"

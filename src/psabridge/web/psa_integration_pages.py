@@ -71,7 +71,9 @@ def index(user: CurrentUser) -> Response:
 @router.get("/runs")
 def runs_page(request: Request, db: DbSession, user: CurrentUser) -> Response:
     runs = service.list_runs(db, user.organization_id, limit=100)
-    return _page(request, "psa_integration/runs.html", {"runs": runs, "psa_runs": True})
+    return _page(
+        request, "psa_integration/runs.html", {"runs": runs, "psa_runs": True, "left_out": rowsmod.left_out}
+    )
 
 
 @router.get("/runs/{run_id}")
@@ -114,6 +116,7 @@ def run_page(
             "psa_name": rowsmod.psa_name_of,
             "autotask_name": lambda r: names.get((rowsmod.entity_of(r.record_type), r.autotask_id)),
             "describe_counts": rowsmod.describe_counts,
+            "left_out": rowsmod.left_out,
         },
     )
 
