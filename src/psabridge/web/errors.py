@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from http import HTTPStatus
+
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -66,6 +69,10 @@ def install_error_handlers(app: FastAPI) -> None:
             return await http_exception_handler(request, exc)
         titles = {403: "Not allowed", 404: "Not found", 405: "Not allowed"}
         message = exc.detail if isinstance(exc.detail, str) else "The request could not be served."
+        if message == HTTPStatus(exc.status_code).phrase:  # Starlette's bare default ("Not Found")
+            message = _PLAIN.get(exc.status_code, "The request could not be served.")
+        if getattr(request.state, "signed_in", None) is None:
+            _load_signed_in(request)  # an unknown address ran no dependency: keep the tabs and user menu
         response = error_page(request, exc.status_code, titles.get(exc.status_code, "Error"), message)
         if exc.headers:
             response.headers.update(exc.headers)
@@ -74,6 +81,28 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(AdminRequired, admin_required)
     app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+def _load_signed_in(request: Request) -> None:
+    """Recognise the browser's session for an error page no route dependency has seen (a 404 of an
+    unknown address), so a signed-in user keeps the Admin Hub tabs instead of an anonymous page."""
+    from psabridge.web.auth import session_from_request
+
+    factory = getattr(request.app.state, "sessionmaker", None)
+    if factory is None:
+        return
+    with contextlib.suppress(Exception), factory() as db:
+        session_from_request(request, db)
+
+
+#: What the bare HTTP reasons mean to someone who followed a link (repeating "Not Found" under the
+#: title "Not found" tells them nothing).
+_PLAIN = {
+    404: "There is no page at this address: the link may be wrong or out of date. "
+    "Use the tabs, or go back to the Admin Hub.",
+    405: "This address cannot be used that way (for example, a form sent to a page that only shows "
+    "information). Go back and use the page's own buttons.",
+}
 
 
 def _quote(path: str) -> str:
