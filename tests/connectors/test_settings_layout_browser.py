@@ -66,3 +66,12 @@ def test_settings_labels_line_up_with_their_controls_at_1280(
     form_right = page.locator("[data-testid=settings-form]").evaluate("f => f.getBoundingClientRect().right")
     assert all(r["right"] <= form_right + 1 for r in rows)
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+    # Check permissions: every line of the report, the login included, carries its status badge.
+    page.get_by_test_id("check-permissions").click()
+    rows_ = page.locator("[data-testid=permission-report] tbody tr")
+    assert rows_.count() >= 2
+    for i in range(rows_.count()):
+        assert rows_.nth(i).locator(".status").count() == 1, rows_.nth(i).inner_text()
+    assert rows_.first.locator(".status").inner_text() == "ok"
+    shot("permissions-1280")
