@@ -149,3 +149,15 @@ def test_a_succeeded_push_says_what_it_left_unsynced(
     )
     assert counts and "planned: " in counts.group(0) and "to create" in counts.group(0)
     assert re.search(r"\d+ create\b", counts.group(0)) is None
+
+
+def test_search_prompt_names_the_autotask_kind_in_good_english(
+    psa_app: str, make_org_user: Any, set_up_org: Any
+) -> None:
+    admin = make_org_user(slug="acme", role="admin")
+    set_up_org(admin.organization_id)
+    client, _ = signed_in_client(psa_app, admin.email, admin.password)
+    customers = client.get("/psa-integration/customers").text
+    assert 'placeholder="Search Autotask companies…"' in customers
+    assert "companys" not in customers
+    assert 'placeholder="Search Autotask contracts…"' in client.get("/psa-integration/agreements").text

@@ -125,6 +125,12 @@ class Row:
     def psa_name(self) -> str:
         return PSA_NAMES.get(self.autotask_entity, self.autotask_entity)
 
+    @property
+    def psa_plural(self) -> str:
+        """The kind in the plural, lower case, for prompts ("Search Autotask companies…")."""
+        name = self.psa_name.lower()
+        return name[:-1] + "ies" if name.endswith("y") else name + "s"
+
 
 @dataclass(frozen=True)
 class TabView:
