@@ -62,6 +62,8 @@ def test_billing_contracts_are_readable_on_a_laptop_screen(
 
     row = page.locator("[data-testid=contracts-table] tbody tr").first
     assert row.locator("[data-testid=setup-fee]").inner_text() == "1,250.00"
+    external_id = row.locator(".mono").first
+    assert external_id.evaluate(LINES_OF) == 1, "the contract's external id breaks at a hyphen"
     for cell in row.locator("td.date").all():
         assert cell.evaluate(LINES_OF) == 1, f"date cell wraps: {cell.inner_text()!r}"
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
