@@ -82,11 +82,12 @@ def test_repeat_service_process_killed_before_tagging(env: SyncEnv, hub: Hub) ->
     env.emu.control.add_fault(action="500", method="PATCH", entity="^ContractServices$", count=1)
     env.sync()
     with env.factory() as s:  # what a SIGKILL between the two calls leaves behind: intent, no outcome
-        s.execute(
+        killed = s.execute(
             update(JournalEntry)
-            .where(JournalEntry.entity == "ContractServices", JournalEntry.outcome == "failed")
+            .where(JournalEntry.entity == "ContractServices", JournalEntry.outcome.in_(["failed", "unknown"]))
             .values(outcome=None, error=None, finished_at=None)
         )
+        assert killed.rowcount == 1  # type: ignore[attr-defined]
         s.commit()
     assert env.sync().status == "succeeded"
     _assert_two_tagged(env, contract, first, second)
