@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -112,4 +113,72 @@ def test_kills_with_lost_responses_and_server_errors(env: SyncEnv, hub: Hub) -> 
         if result["status"] == "succeeded" and result["planned_operations"] == 0:
             break
     assert signature(env) == fx.expected(env.org_id)
+    assert _sync_to_completion(env)["planned_operations"] == 0
+
+
+def _sync_killed_when(env: SyncEnv, condition: Callable[[], bool], timeout: float = 60.0) -> bool:
+    """Start ``psabridge sync``; SIGKILL it as soon as ``condition()`` (read from the emulator) holds."""
+    proc = subprocess.Popen(
+        [PSABRIDGE, "sync", "--org", "acme", "--json"],
+        env=_env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if condition():
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+                return True
+            time.sleep(0.005)
+        return False
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.mark.slow
+def test_killed_between_adding_a_repeat_service_and_tagging_it(env: SyncEnv, hub: Hub) -> None:
+    """Allow Duplicated Services = Yes: the process is killed right after the adjustment added the repeat
+    service, before its key was written into it. The next run tags that service; it adds no second one."""
+    from datetime import date
+
+    from psabridge.hub import models as hub_models
+
+    env.set_settings(allow_duplicated_services=True)
+    fx = build_fixture(hub)
+    with env.factory() as s:
+        contract = s.get(hub_models.BillingContract, fx.ids["contract"])
+        product = s.get(hub_models.Product, fx.ids["product"])
+        assert contract is not None and product is not None
+        s.expunge_all()
+    repeat = hub.subscription(contract, product, quantity=3, start=date(2026, 2, 1))
+    expected = fx.expected(env.org_id)
+    key = f"PSB{env.org_id}-U{repeat.id}"
+    expected["ContractServices"] = sorted([*expected["ContractServices"], key])
+    expected["adjustments"] = sorted([*expected["adjustments"], (key, "2026-02-01", 3)])
+    prefix = f"PSB{env.org_id}-"
+
+    def untagged() -> list[dict[str, object]]:
+        state = env.emu.control.state()["entities"]
+        ours = {c["id"] for c in state["Contracts"] if str(c.get("contractNumber") or "").startswith(prefix)}
+        return [
+            s
+            for s in state["ContractServices"]
+            if s["contractID"] in ours and not s.get("internalDescription")
+        ]
+
+    # the lookup after the repeat's adjustment is slow: the kill lands before the tagging
+    env.emu.control.add_fault(
+        action="latency", ms=3000, method="POST", entity="^ContractServices$", path=r"query$", count=None
+    )
+    assert _sync_killed_when(env, lambda: bool(untagged()))
+    assert len(untagged()) == 1
+    env.emu.control.clear_faults()
+    final = _sync_to_completion(env)
+    assert final["status"] == "succeeded", final
+    assert untagged() == []
+    assert signature(env) == expected
     assert _sync_to_completion(env)["planned_operations"] == 0
