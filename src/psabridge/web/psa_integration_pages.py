@@ -339,9 +339,14 @@ async def preview(
     user: AdminUser,
     settings: AppSettings,
     retry_failed: Annotated[bool, Form()] = False,
+    tab: Annotated[str, Form()] = "products",
 ) -> Response:
-    """The dry run: exactly the operations Push would perform, with their API-call cost."""
+    """The dry run: exactly the operations Push would perform, with their API-call cost.
+
+    ``tab`` is the tab the preview was asked from: the preview's links and its Push form carry it, so a
+    refused or failed push returns the user to where they were, not always to Products."""
     org = user.organization_id
+    tab = _safe_tab(tab)
     try:
         result = await run_in_threadpool(
             service.make_plan,
@@ -354,7 +359,7 @@ async def preview(
         return _page(
             request,
             "psa_integration/preview.html",
-            {"error": str(exc), "plan": None, "retry_failed": retry_failed},
+            {"error": str(exc), "plan": None, "retry_failed": retry_failed, "from_tab": tab},
         )
     plan = result.plan
     problems = [r for r in plan.records if r.status in ("needs_link", "blocked", "waiting", "error")]
@@ -368,6 +373,7 @@ async def preview(
             "problems": problems,
             "error": None,
             "retry_failed": retry_failed,
+            "from_tab": tab,
         },
     )
 
@@ -379,9 +385,11 @@ async def push_now(
     settings: AppSettings,
     digest: Annotated[str, Form()],
     retry_failed: Annotated[bool, Form()] = False,
+    tab: Annotated[str, Form()] = "products",
 ) -> Response:
     """Apply the previewed plan (refused, writing nothing, if the plan changed since the preview)."""
     org = user.organization_id
+    tab = _safe_tab(tab)
     try:
         run_id = await run_in_threadpool(
             start_push,
@@ -392,8 +400,8 @@ async def push_now(
             retry_failed=retry_failed,
         )
     except (PlanChanged, PushBusy) as exc:
-        return RedirectResponse(_tab_url("products", error=str(exc)), status_code=303)
+        return RedirectResponse(_tab_url(tab, error=str(exc)), status_code=303)
     except (service.SyncError, AutotaskError) as exc:
-        return RedirectResponse(_tab_url("products", error=f"Push failed: {exc}"), status_code=303)
+        return RedirectResponse(_tab_url(tab, error=f"Push failed: {exc}"), status_code=303)
     # The run goes on in the background; its page follows it until it finishes.
     return RedirectResponse(f"/psa-integration/runs/{run_id}", status_code=303)
