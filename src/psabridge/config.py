@@ -40,6 +40,15 @@ class Settings(BaseSettings):
         default=False, description="Mark the session cookie Secure (set when served behind https)."
     )
     session_ttl_minutes: int = Field(default=720, ge=5, description="Admin Hub login lifetime.")
+    autotask_hourly_budget_cap: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Share of the tenant's hourly API threshold this installation may use (a fraction in (0, 1]), or"
+            " an absolute number of calls per rolling hour (> 1). At the cap a sync pauses and resumes later."
+            " Unset: no cap of our own (Autotask's threshold still applies and the client slows past 50%)."
+        ),
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     redis_url: str = "redis://127.0.0.1:6379/0"

@@ -112,3 +112,21 @@ def test_budget_cap_pauses_then_resumes(env: SyncEnv, hub: Hub) -> None:
     resumed = env.sync()
     assert resumed.status == "succeeded", resumed.error
     assert signature(env) == fx.expected(env.org_id)
+
+
+def test_configured_budget_cap_reaches_every_sync(env: SyncEnv, hub: Hub) -> None:
+    """SCENARIO 24 through configuration: PSABRIDGE_AUTOTASK_HOURLY_BUDGET_CAP caps the connector's client,
+    so a sync started from the CLI or the web pauses at the cap instead of exhausting the tenant."""
+    fx = build_fixture(hub)
+    TENANT_USAGE.clear()
+    env.emu.control.clear_calls()
+    env.app_settings = env.app_settings.model_copy(update={"autotask_hourly_budget_cap": 12})
+    run = env.sync()
+    assert run.status == "paused"
+    calls = env.emu.control.calls()["calls"]
+    assert sum(n for e, v in calls.items() if e.lower() != "zoneinformation" for n in v.values()) <= 12
+    TENANT_USAGE.clear()  # an hour later
+    env.app_settings = env.app_settings.model_copy(update={"autotask_hourly_budget_cap": None})
+    resumed = env.sync()
+    assert resumed.status == "succeeded", resumed.error
+    assert signature(env) == fx.expected(env.org_id)

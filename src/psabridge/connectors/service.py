@@ -122,12 +122,19 @@ def build_client(connector: Connector, app_settings: Settings, **client_options:
     credentials = AutotaskCredentials(
         username=connector.username, secret=secret, integration_code=connector.integration_code
     )
+    if app_settings.autotask_hourly_budget_cap is not None:
+        client_options.setdefault("hourly_budget_cap", _budget_cap(app_settings.autotask_hourly_budget_cap))
     return AutotaskClient(
         credentials,
         base_url=connector.api_url or None,
         zone_url=app_settings.autotask_zone_url,
         **client_options,  # type: ignore[arg-type]
     )
+
+
+def _budget_cap(value: float) -> float | int:
+    """The configured cap as the client takes it: a fraction of the threshold, or whole calls per hour."""
+    return value if value <= 1 else int(value)
 
 
 # --- credentials -------------------------------------------------------------------------------------
