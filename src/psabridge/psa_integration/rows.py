@@ -312,6 +312,20 @@ def tab_view(session: Session, organization_id: int, tab_key: str, *, status: st
     return TabView(tab, rows, dict(counts))
 
 
+def linked_record(entity: str, autotask_id: int, names: dict[tuple[str, int], str]) -> tuple[str, str | None]:
+    """(entity, name) of the Autotask record a row is linked to, from ``autotask_names``.
+
+    A seat change on the contract service's first day is not written as an adjustment: the contract
+    service is created with those units and its id is what the change is linked to. Such an id is not an
+    adjustment PSA Bridge wrote (every one is journalled), so it is shown as the contract service it is.
+    """
+    if entity == "ContractServiceAdjustments" and (entity, autotask_id) not in names:
+        carrier = names.get(("ContractServices", autotask_id))
+        if carrier is not None:
+            return "ContractServices", carrier
+    return entity, names.get((entity, autotask_id))
+
+
 def name_rows(session: Session, organization_id: int, rows: list[Row]) -> None:
     """Fill ``autotask_name`` of the linked rows from the sync journal (no Autotask API call)."""
     linked = [r for r in rows if r.autotask_id]
@@ -320,7 +334,7 @@ def name_rows(session: Session, organization_id: int, rows: list[Row]) -> None:
     names = autotask_names(session, organization_id, {r.autotask_entity for r in linked})
     for row in linked:
         assert row.autotask_id is not None
-        row.autotask_name = names.get((row.autotask_entity, row.autotask_id))
+        row.autotask_entity, row.autotask_name = linked_record(row.autotask_entity, row.autotask_id, names)
 
 
 def attention_counts(session: Session, organization_id: int) -> dict[str, int]:

@@ -113,12 +113,17 @@ def run_page(
             "status_labels": rowsmod.STATUS_LABELS,
             "psa_runs": True,
             "applied": applied_operations(db, run.id) if run.status == "running" else None,
-            "psa_name": rowsmod.psa_name_of,
-            "autotask_name": lambda r: names.get((rowsmod.entity_of(r.record_type), r.autotask_id)),
+            "linked": lambda r: _linked(r, names),
             "describe_counts": rowsmod.describe_counts,
             "left_out": rowsmod.left_out,
         },
     )
+
+
+def _linked(result: Any, names: dict[tuple[str, int], str]) -> tuple[str, str | None]:
+    """("Contract service", "Microsoft 365 E3 (monthly)") of a run result's Autotask record."""
+    entity, name = rowsmod.linked_record(rowsmod.entity_of(result.record_type), result.autotask_id, names)
+    return rowsmod.PSA_NAMES.get(entity, entity), name
 
 
 # --- the tabs ----------------------------------------------------------------------------------------
