@@ -14,7 +14,9 @@ from fastapi.responses import Response
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from psabridge.hub.models import Account, BillingContract, Contact, Subscription
+from psabridge.hub.models import Account, BillingContract, Contact, Product, Subscription
+from psabridge.psa_integration.rows import NOT_PLANNED, STATUS_LABELS
+from psabridge.sync.models import SyncLink
 from psabridge.web.auth import CurrentUser
 from psabridge.web.deps import DbSession
 from psabridge.web.templating import templates
@@ -91,6 +93,17 @@ def account_detail(request: Request, account_id: int, db: DbSession, user: Curre
         .where(BillingContract.account_id == account.id)
         .order_by(BillingContract.start_date, BillingContract.id)
     ).all()
+    subscriptions: dict[int, list[tuple[Subscription, str]]] = {}
+    for sub, product_name in db.execute(
+        select(Subscription, Product.name)
+        .join(Product, Product.id == Subscription.product_id)
+        .join(BillingContract, BillingContract.id == Subscription.billing_contract_id)
+        .where(
+            BillingContract.account_id == account.id, Subscription.organization_id == account.organization_id
+        )
+        .order_by(Product.name, Subscription.id)
+    ):
+        subscriptions.setdefault(sub.billing_contract_id, []).append((sub, product_name))
     return templates.TemplateResponse(
         request,
         "billing/account.html",
@@ -100,8 +113,41 @@ def account_detail(request: Request, account_id: int, db: DbSession, user: Curre
             "account": account,
             "contacts": contacts,
             "contracts": contracts,
+            "subscriptions": subscriptions,
+            "sync": account_sync_status(db, account),
         },
     )
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """How the account stands in Autotask, as the PSA Integration Customers tab shows it."""
+
+    status: str
+    label: str
+    reason: str | None
+    autotask_id: int | None
+
+
+def account_sync_status(db: Session, account: Account) -> SyncStatus:
+    """The account's Autotask sync status from the sync engine's links: one query, no Autotask call.
+
+    An account the engine never planned has no link yet; it is "Pending" like on the Customers tab.
+    """
+    link = db.execute(
+        select(SyncLink.status, SyncLink.reason, SyncLink.autotask_id)
+        .where(
+            SyncLink.organization_id == account.organization_id,
+            SyncLink.record_type == "account",
+            SyncLink.hub_id == account.id,
+        )
+        .order_by(SyncLink.id)
+        .limit(1)
+    ).first()
+    if link is None:
+        return SyncStatus("pending", STATUS_LABELS["pending"], NOT_PLANNED, None)
+    status, reason, autotask_id = link
+    return SyncStatus(status, STATUS_LABELS.get(status, status), reason, autotask_id)
 
 
 @router.get("/contracts")

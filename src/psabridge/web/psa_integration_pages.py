@@ -139,11 +139,18 @@ def tab_page(
     status: str | None = None,
     notice: str | None = None,
     error: str | None = None,
+    row: str | None = None,
 ) -> Response:
+    """One tab, a page of rows at a time; ``row`` ("account:12", from the Billing Hub account page) opens
+    the page that holds that row."""
     if tab not in rowsmod.TABS_BY_KEY:
         raise HTTPException(status_code=404, detail="No such tab")
     status = status if status in rowsmod.STATUS_LABELS else None
     view = rowsmod.tab_view(db, user.organization_id, tab, status=status)
+    if row:
+        at = next((i for i, r in enumerate(view.rows) if r.key == row), None)
+        if at is not None:
+            page = at // PAGE_SIZE + 1
     pages = max(1, -(-len(view.rows) // PAGE_SIZE))
     page = min(page, pages)
     shown = view.rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
