@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from psabridge.auth.models import User
+from psabridge.auth.sessions import normalize_email
 from psabridge.auth.users import UserError, create_user, list_users, set_password
 from psabridge.config import get_settings
 from psabridge.db import make_engine, make_sessionmaker, migrate, session_scope
@@ -75,7 +76,7 @@ def set_password_(
     if password is None:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     with _db() as db:
-        user = db.scalar(select(User).where(User.email == email.strip().lower()))
+        user = db.scalar(select(User).where(User.email == normalize_email(email)))
         if user is None:
             typer.echo(f"Error: --email: no user {email!r}.", err=True)
             raise typer.Exit(code=2)
