@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +20,23 @@ from psabridge.config import Settings, get_settings
 from psabridge.db import make_engine, make_sessionmaker, migrate
 
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
-SWAGGER_PATH = SHARED_DIR / "autotask" / "autotask-rest-v1.swagger.json"
+SWAGGER_PATH = Path(
+    os.environ.get("PSABRIDGE_AUTOTASK_DESCRIPTION")
+    or SHARED_DIR / "autotask" / "autotask-rest-v1.swagger.json"
+)
+#: What the conformance tests need of the official description, distilled and committed
+#: (scripts/gen_description_digest.py), so they run — never skip — in a clone without ../shared.
+DIGEST_PATH = Path(__file__).resolve().parent / "fixtures" / "autotask_description_digest.json"
+
+
+def description_digest() -> dict[str, Any]:
+    """The committed digest of the official description (see ``DIGEST_PATH``); fails loudly if missing."""
+    if not DIGEST_PATH.exists():
+        raise AssertionError(
+            f"{DIGEST_PATH} is missing: run scripts/gen_description_digest.py against the official description"
+        )
+    data: dict[str, Any] = json.loads(DIGEST_PATH.read_text(encoding="utf-8"))
+    return data
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,9 @@
 """Every emulator response body validates against the official description's models.
 
+The models come from the committed digest of the description (tests/fixtures, see
+scripts/gen_description_digest.py), so these tests run in any clone; when the description itself is
+present beside the repository, the digest is first checked to be up to date with it.
+
 The Swagger 2 definitions are converted to JSON Schema: every property may be null (Autotask sends
 nulls, Swagger 2 cannot say so), and entity models forbid properties they do not declare, so a field the
 real API does not have fails the test. Definitions without properties (.NET ``object``) accept anything.
@@ -7,27 +11,55 @@ real API does not have fails the test. Definitions without properties (.NET ``ob
 
 from __future__ import annotations
 
+import hashlib
 import json
+import subprocess
+import sys
 from functools import cache, lru_cache
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
-import pytest
 
 from psabridge.emulator.routes import route_table
 from psabridge.emulator.schema import entity_defs
-from tests.conftest import SWAGGER_PATH
+from tests.conftest import DIGEST_PATH, SWAGGER_PATH, description_digest
 from tests.emulator.conftest import picklist_value
 from tests.emulator.test_writes import COMPANY, contract_body
 
-pytestmark = pytest.mark.skipif(not SWAGGER_PATH.exists(), reason="official description not available")
+REPO = Path(__file__).resolve().parents[2]
 
 
 @lru_cache(maxsize=1)
 def swagger() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(SWAGGER_PATH.read_text(encoding="utf-8"))
-    return data
+    """The digest of the description: ``routes`` (path -> verb -> 200 model) and ``definitions``."""
+    return description_digest()
+
+
+def test_the_committed_digest_matches_the_official_description(tmp_path: Path) -> None:
+    """With the description beside the repository, the digest must be regenerated from it unchanged;
+    without it (a clean clone), the committed digest is what the conformance tests use."""
+    digest = description_digest()
+    assert digest["routes"] and digest["definitions"] and len(digest["source_sha256"]) == 64
+    if not SWAGGER_PATH.exists():
+        return
+    assert hashlib.sha256(SWAGGER_PATH.read_bytes()).hexdigest() == digest["source_sha256"], (
+        f"the description changed: run scripts/gen_description_digest.py to refresh {DIGEST_PATH}"
+    )
+    out = tmp_path / "digest.json"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "gen_description_digest.py"),
+            str(SWAGGER_PATH),
+            "-o",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert out.read_text(encoding="utf-8") == DIGEST_PATH.read_text(encoding="utf-8")
 
 
 def _convert(node: dict[str, Any]) -> dict[str, Any]:
@@ -59,8 +91,9 @@ def validate(method: str, url: str, response: httpx.Response) -> None:
     parts = [p for p in httpx.URL(url).path.split("/") if p][2:]
     match = route_table().match(parts)
     assert match is not None, url
-    op = swagger()["paths"]["/V1.0" + match.template][method.lower()]
-    errors = sorted(validator(op["responses"]["200"]["schema"]["$ref"]).iter_errors(response.json()), key=str)
+    ref = swagger()["routes"]["/V1.0" + match.template][method.upper()]
+    assert ref, f"{method} {match.template}: no response model in the digest"
+    errors = sorted(validator(ref).iter_errors(response.json()), key=str)
     assert not errors, f"{method} {url}: {errors[0].message} at {list(errors[0].absolute_path)}"
 
 
@@ -75,13 +108,11 @@ def test_spec_json_matches_the_official_description() -> None:
     for entity, edef in entity_defs().items():
         props = set(swagger()["definitions"][edef.model]["properties"]) - {"soapParentPropertyId"}
         assert set(edef.fields) == props, entity
-    spec_paths = {
-        "/V1.0" + t
-        for t, *_ in json.loads((SWAGGER_PATH.parent / SWAGGER_PATH.name).read_text())["paths"] and []
-    }
-    assert spec_paths == set()
     templates = {"/V1.0" + r.template for r in _all_routes()}
-    assert templates == {p for p in swagger()["paths"] if p.startswith("/V1.0/")}
+    assert templates == {p for p in swagger()["routes"] if p.startswith("/V1.0/")}
+    for route in _all_routes():
+        wanted = {v for v in swagger()["routes"]["/V1.0" + route.template]}
+        assert {v.upper() for v in route.verbs} == wanted, route.template
 
 
 def _all_routes() -> list[Any]:
