@@ -379,3 +379,80 @@ def test_get_routes() -> None:
     client.get("Contacts", 5, parent_id=9)  # explicit parent route
     paths = [r.url.path.removeprefix("/ATServicesRest/V1.0/") for r in seen]
     assert paths == ["Companies/5", "Contacts/5", "Companies/9/Contacts/5"]
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_thread_limit_is_recognised_at_any_status_and_retried_even_for_writes(status: int) -> None:
+    """Autotask answers more than 3 concurrent requests with "thread threshold ... exceeded"
+    (Itgenatr005), not always with 429: rejected before execution, so a write is retried too, and never
+    taken for the tenant's hourly threshold (which also says "threshold")."""
+    handler, seen = scripted(
+        httpx.Response(
+            status,
+            json={
+                "errors": ["Thread Threshold Exceeded: the thread threshold of 3 threads has been exceeded."]
+            },
+        ),
+        httpx.Response(200, json={"itemId": 9}),
+    )
+    assert make_client(handler).create("Companies", {"companyName": "Acme"}) == 9
+    assert len(seen) == 2
+
+
+def test_a_next_page_on_another_host_is_not_followed() -> None:
+    """The credentials travel with every request: a nextPageUrl pointing elsewhere is refused."""
+    handler, seen = scripted(
+        httpx.Response(
+            200,
+            json={
+                "items": [{"id": 1}],
+                "pageDetails": {
+                    "nextPageUrl": "https://evil.example/ATServicesRest/V1.0/Companies/query/next"
+                },
+            },
+        )
+    )
+    client = make_client(handler)
+    with pytest.raises(AutotaskServerError, match="another host"):
+        list(client.query("Companies"))
+    assert [r.url.host for r in seen] == ["at.example"]
+
+
+def test_delete_sends_no_body() -> None:
+    handler, seen = scripted(httpx.Response(200, json={"itemId": 4}))
+    make_client(handler).delete("ContractCharges", 4, parent_id=9)
+    assert seen[0].method == "DELETE" and seen[0].content == b""
+    assert seen[0].url.path.endswith("/Contracts/9/Charges/4")
+
+
+def test_a_known_api_url_is_rediscovered_after_401_and_the_move_reported() -> None:
+    """A connector stores the API address it found at setup; when Autotask moves the tenant to another
+    zone the old address answers 401: the client discovers the zone again, reports the move and retries."""
+    moves: list[tuple[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "zoneInformation" in request.url.path:
+            return httpx.Response(
+                200, json={"zoneName": "AU 29", "url": "https://ws29.example/ATServicesRest/", "webUrl": ""}
+            )
+        if request.url.host == "ws6.example":
+            return httpx.Response(401)
+        return httpx.Response(200, json={"item": {"id": 1}})
+
+    client = make_client(
+        handler,
+        base_url=None,
+        known_api_url="https://ws6.example/ATServicesRest/",
+        on_zone_change=lambda zone, old: moves.append((zone.url, old)),
+    )
+    assert client.base_url == "https://ws6.example/ATServicesRest/V1.0/"  # no discovery up front
+    assert client.get("Companies", 1) == {"id": 1}
+    assert moves == [("https://ws29.example/ATServicesRest/", "https://ws6.example/ATServicesRest/V1.0/")]
+    assert client.base_url == "https://ws29.example/ATServicesRest/V1.0/"
+
+
+def test_the_read_timeout_fits_long_running_queries() -> None:
+    client = make_client(scripted(httpx.Response(200, json={}))[0])
+    timeout = client._http.timeout
+    assert timeout.read is not None and timeout.read >= 100
+    assert timeout.connect is not None and timeout.connect <= 10

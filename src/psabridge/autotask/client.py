@@ -62,6 +62,11 @@ from psabridge.config import AUTOTASK_GLOBAL_ZONE_URL
 log = logging.getLogger(__name__)
 
 WRITE_VERBS = frozenset({"create", "update", "replace", "delete"})
+#: Autotask answers large or complex queries only after tens of seconds; a read timeout shorter than
+#: that turns a slow answer into a failure (and a write into "outcome unknown").
+DEFAULT_READ_TIMEOUT = 120.0
+#: Establishing the connection is quick when Autotask is up; failing fast here is safe to retry.
+DEFAULT_CONNECT_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +95,14 @@ def clear_caches() -> None:
 class AutotaskClient:
     """Synchronous, thread-safe client of one Autotask API user.
 
-    ``base_url`` (``https://webservicesN.autotask.net/ATServicesRest/`` or ``.../V1.0/``) skips zone
-    discovery. ``hourly_budget_cap`` is a fraction (0-1] of the tenant's hourly threshold or an absolute
-    number of calls per rolling hour; at the cap :class:`BudgetExhaustedError` is raised before sending.
+    ``base_url`` (``https://webservicesN.autotask.net/ATServicesRest/`` or ``.../V1.0/``) pins the API
+    address: no zone discovery, ever. ``known_api_url`` is the address found earlier (e.g. stored with a
+    connector): it is used without discovery, but Autotask moves tenants between zones, so after a 401 the
+    zone is discovered again and, when it moved, ``on_zone_change(zone, old_url)`` is told and the
+    request is sent once more to the new address. ``hourly_budget_cap`` is a fraction (0-1] of the
+    tenant's hourly threshold or an absolute number of calls per rolling hour; at the cap
+    :class:`BudgetExhaustedError` is raised before sending. ``timeout`` is the read timeout: Autotask
+    answers some queries only after tens of seconds, so it is generous; connecting must be quick.
     """
 
     def __init__(
@@ -100,10 +110,13 @@ class AutotaskClient:
         credentials: AutotaskCredentials,
         *,
         base_url: str | None = None,
+        known_api_url: str | None = None,
+        on_zone_change: Callable[[ZoneInfo, str], None] | None = None,
         zone_url: str = AUTOTASK_GLOBAL_ZONE_URL,
         max_in_flight_per_endpoint: int = 3,
         hourly_budget_cap: float | int | None = None,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_READ_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy | None = None,
         budget_policy: BudgetPolicy | None = None,
@@ -132,19 +145,22 @@ class AutotaskClient:
         self.stats = CallStats()
         self._sleep = sleep
         self._explicit_base = normalize_base_url(base_url) if base_url else None
+        self._known_base = normalize_base_url(known_api_url) if known_api_url else None
+        self._on_zone_change = on_zone_change
         self._zone_lock = threading.Lock()
         # Concurrency slots and hourly usage: this process by default; Redis (RedisLimits) across workers.
         self._limits = limits or LOCAL_LIMITS
         self._usage = self._limits.usage(f"{credentials.integration_code}|{credentials.username.lower()}")
+        timeouts = httpx.Timeout(timeout, connect=min(connect_timeout, timeout))
         self._http = httpx.Client(
             headers={**credentials.headers(), "Accept": "application/json"},
-            timeout=timeout,
+            timeout=timeouts,
             transport=transport,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             follow_redirects=False,
         )
         # Zone discovery is unauthenticated: a separate client so the secret is never sent there.
-        self._zone_http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        self._zone_http = httpx.Client(timeout=timeouts, transport=transport, follow_redirects=False)
 
     # --- lifecycle ------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -170,6 +186,8 @@ class AutotaskClient:
         """The versioned REST base in use (discovering the zone on first use)."""
         if self._explicit_base:
             return self._explicit_base
+        if self._known_base:
+            return self._known_base
         return self.discover_zone().api_base
 
     def discover_zone(self, *, refresh: bool = False) -> ZoneInfo:
@@ -242,14 +260,25 @@ class AutotaskClient:
                 raise
             old = self.base_url
             try:
-                new = self.discover_zone(refresh=True).api_base
+                zone = self.discover_zone(refresh=True)
             except ZoneDiscoveryError:
                 raise AuthenticationError(
                     "Autotask refused the credentials and zone re-discovery failed", entity=entity, verb=verb
                 ) from None
-            if new == old:
+            if zone.api_base == old:
                 raise
-            log.info("Autotask zone of %s moved to %s; retrying once", self.credentials.username, new)
+            self._known_base = zone.api_base
+            log.warning(
+                "Autotask moved the tenant of %s to %s (%s); retrying once there",
+                self.credentials.username,
+                zone.zone_name,
+                zone.api_base,
+            )
+            if self._on_zone_change is not None:
+                try:
+                    self._on_zone_change(zone, old)
+                except Exception:  # remembering the move must not fail the request
+                    log.exception("could not record the new Autotask zone")
             return self._request_with_retries(method, path, entity, verb, body, params, parent_id)
 
     def _retryable(self, exc: BaseException, write: bool) -> bool:
@@ -457,8 +486,28 @@ class AutotaskClient:
             next_url = details.get("nextPageUrl") if isinstance(details, dict) else None
             if not next_url or not items or next_url in seen:
                 return
+            self._require_same_host(str(next_url), entity)
             seen.add(next_url)
-            url = next_url
+            url = str(next_url)
+
+    def _require_same_host(self, url: str, entity: str) -> None:
+        """The credentials travel with every request: follow a ``nextPageUrl`` only to the host (scheme
+        and port included) of the API address in use, never to wherever an answer points."""
+        wanted = httpx.URL(self.base_url)
+        try:
+            given = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError):
+            given = None
+        if given is None or (given.scheme, given.host, given.port) != (
+            wanted.scheme,
+            wanted.host,
+            wanted.port,
+        ):
+            raise AutotaskServerError(
+                f"Autotask answered a {entity} query with a next page on another host; not followed",
+                entity=entity,
+                verb="query",
+            )
 
     def query_in(
         self,
@@ -558,9 +607,7 @@ class AutotaskClient:
     def delete(self, entity: str, id: int, *, parent_id: int | None = None) -> None:
         """Delete a record (only entities Autotask allows it for; child entities need ``parent_id``)."""
         path, pid, _ = self._write_path(entity, "delete", None, parent_id)
-        self._request(
-            "DELETE", f"{path}/{int(id)}", entity=entity, verb="delete", body={"id": int(id)}, parent_id=pid
-        )
+        self._request("DELETE", f"{path}/{int(id)}", entity=entity, verb="delete", parent_id=pid)
 
     @staticmethod
     def _require_id(entity: str, verb: str, body: dict[str, Any]) -> None:

@@ -29,7 +29,17 @@ from psabridge.autotask.errors import (
 )
 
 THREAD_LIMIT_CODE = "itgenatr005"
-_THREAD_LIMIT_HINTS = (THREAD_LIMIT_CODE, "thread limit", "concurrent request", "too many requests")
+#: Autotask's answer to more than 3 concurrent requests per integration code and endpoint: "Thread
+#: Threshold Exceeded" with code Itgenatr005, not always with status 429 (also 500). It was rejected
+#: before execution, so even a write may be retried; recognised by its wording at any status, and before
+#: the hourly-threshold wording (which also says "threshold").
+_THREAD_LIMIT_HINTS = (
+    THREAD_LIMIT_CODE,
+    "thread threshold",
+    "thread limit",
+    "concurrent request",
+    "too many requests",
+)
 #: Wording of the answer when the whole database is over its hourly threshold (not a thread limit):
 #: retrying within seconds is pointless, the caller must pause.
 _BLOCKED_HINTS = ("request threshold", "requests per hour", "threshold has been exceeded")
@@ -110,6 +120,10 @@ def error_for_response(
     messages = error_messages(response)
     detail = "; ".join(messages) or response.reason_phrase or "no details"
     common: dict[str, Any] = {"status_code": status, "entity": entity, "verb": verb, "messages": messages}
+    if _has(messages, _THREAD_LIMIT_HINTS):
+        return RateLimitError(
+            f"Autotask thread limit: {detail}", retry_after=retry_after_seconds(response), **common
+        )
     if status == 429 and _has(messages, _BLOCKED_HINTS):
         wait = retry_after_seconds(response) or 60.0
         return BudgetExhaustedError(
@@ -117,7 +131,7 @@ def error_for_response(
             resume_at=datetime.now(UTC) + timedelta(seconds=wait),
             **common,
         )
-    if status == 429 or _has(messages, _THREAD_LIMIT_HINTS):
+    if status == 429:
         return RateLimitError(
             f"Autotask rate/thread limit: {detail}", retry_after=retry_after_seconds(response), **common
         )
