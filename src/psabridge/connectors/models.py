@@ -48,6 +48,9 @@ class Connector(Base):
     zone_name: Mapped[str] = mapped_column(String(255), default="")
     api_url: Mapped[str] = mapped_column(String(500), default="")
     web_url: Mapped[str] = mapped_column(String(500), default="")
+    #: The API address before Autotask moved the tenant to another zone (found after a 401), and when.
+    zone_changed_from: Mapped[str] = mapped_column(String(500), default="")
+    zone_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     settings_json: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(32), default=ConnectorStatus.NEEDS_SETTINGS.value)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -126,10 +126,43 @@ def build_client(connector: Connector, app_settings: Settings, **client_options:
         client_options.setdefault("hourly_budget_cap", _budget_cap(app_settings.autotask_hourly_budget_cap))
     return AutotaskClient(
         credentials,
-        base_url=connector.api_url or None,
+        known_api_url=connector.api_url or None,
+        on_zone_change=_zone_change_recorder(connector.id, app_settings),
         zone_url=app_settings.autotask_zone_url,
         **client_options,  # type: ignore[arg-type]
     )
+
+
+def _zone_change_recorder(connector_id: int, app_settings: Settings) -> Callable[[ZoneInfo, str], None]:
+    """Save the address Autotask moved the tenant to (found by re-discovery after a 401), so every later
+    client uses it and the connector page can say what happened. A short session of its own: the caller
+    may be a sync thread in the middle of its work."""
+
+    def record(zone: ZoneInfo, old_url: str) -> None:
+        from psabridge.db import make_engine, make_sessionmaker, utcnow
+
+        engine = make_engine(app_settings.resolved_database_url())
+        try:
+            with make_sessionmaker(engine)() as session:
+                connector = session.get(Connector, connector_id)
+                if connector is None or connector.api_url.rstrip("/") == zone.url.rstrip("/"):
+                    return
+                connector.zone_changed_from = connector.api_url or old_url
+                connector.zone_changed_at = utcnow()
+                connector.zone_name = str(zone.zone_name)
+                connector.api_url = str(zone.url)
+                connector.web_url = str(zone.web_url or "")
+                session.commit()
+        finally:
+            engine.dispose()
+        log.warning(
+            "Autotask connector %s: tenant moved to %s (%s); saved the new address",
+            connector_id,
+            zone.zone_name,
+            zone.url,
+        )
+
+    return record
 
 
 def _budget_cap(value: float) -> float | int:

@@ -25,6 +25,7 @@ from psabridge.hub.models import (
     Product,
     Subscription,
 )
+from psabridge.hub.orgs import set_time_zone
 from psabridge.hub.records import get_record, list_records
 from psabridge.hub.reports import mismatches
 from psabridge.hub.schemas import (
@@ -47,6 +48,7 @@ from psabridge.hub.schemas import (
     LogStatus,
     MismatchPublic,
     OrganizationPublic,
+    OrganizationUpdate,
     Page,
     ProductCreate,
     ProductKind,
@@ -84,6 +86,14 @@ def read_my_organization(db: DbSession, principal: Reader) -> Organization:
     org = db.get(Organization, principal.organization_id)
     if org is None:  # pragma: no cover - the token's organization was deleted mid-request
         raise RecordNotFound("Organization not found.")
+    return org
+
+
+@router.patch("/organizations/me", response_model=OrganizationPublic, responses=ERRORS)
+def update_my_organization(data: OrganizationUpdate, db: DbSession, principal: Admin) -> Organization:
+    """Change the organization's time zone: the calendar of every date the sync pushes to Autotask."""
+    org = set_time_zone(db, principal.organization_id, data.time_zone)
+    db.commit()
     return org
 
 

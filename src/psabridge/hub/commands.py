@@ -61,13 +61,37 @@ def _organization(session: Session, slug: str | None) -> Organization:
 def org_create(
     name: str = typer.Argument(..., help="Display name, e.g. 'Contoso IT'."),
     slug: str | None = typer.Option(None, help="Short unique id used by --org (default: from the name)."),
+    time_zone: str | None = typer.Option(
+        None, "--time-zone", help="IANA time zone of the organization's dates (default: the server's)."
+    ),
 ) -> None:
     """Create an organization (tenant)."""
+    from psabridge.hub.calendar import describe
     from psabridge.hub.orgs import create_organization
 
     with _session() as session:
-        org = create_organization(session, name, slug)
-        typer.echo(f"Created organization {org.name!r} (slug: {org.slug}, id: {org.id})")
+        org = create_organization(session, name, slug, time_zone=time_zone)
+        typer.echo(
+            f"Created organization {org.name!r} (slug: {org.slug}, id: {org.id}, "
+            f"time zone: {describe(org.time_zone)})"
+        )
+
+
+@org_app.command("set-time-zone")
+def org_set_time_zone(
+    time_zone: str = typer.Argument(
+        ..., help="IANA time zone, e.g. America/Los_Angeles; 'local' for the server's zone."
+    ),
+    org: str | None = OrgOption,
+) -> None:
+    """Set the time zone whose calendar dates the sync pushes (seat changes, cancellations)."""
+    from psabridge.hub.calendar import describe
+    from psabridge.hub.orgs import set_time_zone
+
+    with _session() as session:
+        organization = _organization(session, org)
+        changed = set_time_zone(session, organization.id, None if time_zone == "local" else time_zone)
+        typer.echo(f"{changed.slug}: time zone {describe(changed.time_zone)}")
 
 
 @org_app.command("list")
@@ -77,7 +101,7 @@ def org_list() -> None:
 
     with _session() as session:
         for org in session.scalars(select(Organization).order_by(Organization.id)):
-            typer.echo(f"{org.slug}\t{org.name}")
+            typer.echo(f"{org.slug}\t{org.name}\t{org.time_zone or 'local'}")
 
 
 @token_app.command("create")

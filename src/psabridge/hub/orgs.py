@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from psabridge.db import utcnow
+from psabridge.hub.calendar import validate_time_zone
 from psabridge.hub.errors import ConflictError, InvalidRecord, RecordNotFound
 from psabridge.hub.models import ROLES, ApiToken, Organization
 
@@ -27,8 +28,11 @@ def slugify(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:100]
 
 
-def create_organization(session: Session, name: str, slug: str | None = None) -> Organization:
-    """A new tenant; the slug (used by the CLI's ``--org``) must be unique."""
+def create_organization(
+    session: Session, name: str, slug: str | None = None, *, time_zone: str | None = None
+) -> Organization:
+    """A new tenant; the slug (used by the CLI's ``--org``) must be unique. ``time_zone``: the IANA zone
+    of the organization's calendar (default: the server's local zone)."""
     name = name.strip()
     if not name:
         raise InvalidRecord.on("name", "must not be empty")
@@ -37,8 +41,18 @@ def create_organization(session: Session, name: str, slug: str | None = None) ->
         raise InvalidRecord.on("slug", "must contain letters or digits")
     if session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
         raise ConflictError.on("slug", f"an organization with slug {slug!r} already exists")
-    org = Organization(name=name, slug=slug)
+    org = Organization(name=name, slug=slug, time_zone=validate_time_zone(time_zone))
     session.add(org)
+    session.flush()
+    return org
+
+
+def set_time_zone(session: Session, organization_id: int, time_zone: str | None) -> Organization:
+    """Change the organization's calendar time zone (None: the server's local zone)."""
+    org = session.get(Organization, organization_id)
+    if org is None:
+        raise RecordNotFound("Organization not found.")
+    org.time_zone = validate_time_zone(time_zone)
     session.flush()
     return org
 

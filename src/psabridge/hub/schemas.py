@@ -373,7 +373,19 @@ class OrganizationPublic(_Out):
     id: int
     name: str
     slug: str
+    time_zone: str | None = Field(
+        default=None, description="IANA time zone of the dates pushed to Autotask; null: the server's."
+    )
     created_at: Timestamp
+
+
+class OrganizationUpdate(BaseModel):
+    """What an admin may change of their organization."""
+
+    model_config = ConfigDict(extra="forbid")
+    time_zone: str | None = Field(
+        default=None, max_length=64, description="IANA time zone name; null for the server's local zone."
+    )
 
 
 class MismatchPublic(BaseModel):

@@ -7,7 +7,6 @@ Functions flush but never commit: the caller owns the transaction, so a failing 
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from psabridge.db import utcnow
 from psabridge.hub import quantities, rules
+from psabridge.hub.calendar import organization_today
 from psabridge.hub.errors import InvalidRecord
 from psabridge.hub.models import (
     Account,
@@ -210,7 +210,7 @@ def update_subscription(
     subscription = get_record(session, Subscription, organization_id, subscription_id)
     changes = _changes(data, subscription, nullable={"unit_cost", "end_date", "effective_date", "reason"})
     new_quantity = changes.pop("quantity", None)
-    effective_date = changes.pop("effective_date", None) or date.today()
+    effective_date = changes.pop("effective_date", None) or organization_today(session, organization_id)
     reason = changes.pop("reason", None)
     end = changes.get("end_date", subscription.end_date)
     if end is not None and end < subscription.start_date:

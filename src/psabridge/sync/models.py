@@ -48,6 +48,9 @@ class SyncLink(Base):
     decision: Mapped[str] = mapped_column(String(16), default="auto")
     #: Suggested Autotask records to link ([{"id": .., "name": ..}]), shown until the user decides.
     candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    #: Create-only values the record was created with that a later settings change could contradict
+    #: (a service's ``periodType``, a contract's ``contractPeriodType``), to say so in the plan.
+    created_with: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     #: Operation that produced the Autotask record (journal op id), e.g. a merged adjustment.
     op_id: Mapped[str | None] = mapped_column(String(160), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -26,6 +26,7 @@ from psabridge.config import Settings
 from psabridge.connectors.models import Connector
 from psabridge.connectors.settings import AutotaskConnectorSettings
 from psabridge.hub import models as hub
+from psabridge.hub.calendar import calendar_date, organization_time_zone
 from psabridge.sync import journal as jr
 from psabridge.sync.applier import ApplyContext, ApplyOutcome, apply, ids_from_links
 from psabridge.sync.keys import PHASES, RECORD_TYPES, ref
@@ -56,8 +57,13 @@ class PlanResult:
 
 # -- hub snapshot ------------------------------------------------------------------------------
 def load_snapshot(session: Session, organization_id: int) -> HubSnapshot:
-    """Every record of the organization the sync pushes, as immutable values."""
+    """Every record of the organization the sync pushes, as immutable values.
+
+    Dates derived from timestamps (when a subscription was cancelled, when a log was archived) are
+    calendar dates of the organization's time zone, like every other date the sync pushes.
+    """
     org = organization_id
+    zone = organization_time_zone(session, org)
     contacts = {
         c.id: HubContact(c.id, c.external_id, c.first_name, c.last_name, c.email, c.phone, c.is_active)
         for c in session.scalars(select(hub.Contact).where(hub.Contact.organization_id == org))
@@ -125,7 +131,7 @@ def load_snapshot(session: Session, organization_id: int) -> HubSnapshot:
             s.start_date,
             s.end_date,
             s.status,
-            s.updated_at.date(),
+            calendar_date(s.updated_at, zone),
         )
         for s in session.scalars(select(hub.Subscription).where(hub.Subscription.organization_id == org))
     )
@@ -141,7 +147,7 @@ def load_snapshot(session: Session, organization_id: int) -> HubSnapshot:
             lg.status,
             lg.is_refund,
             lg.refund_amount,
-            lg.updated_at.date() if lg.updated_at else None,
+            calendar_date(lg.updated_at, zone) if lg.updated_at else None,
         )
         for lg in session.scalars(
             select(hub.LicenseChangeLog).where(hub.LicenseChangeLog.organization_id == org)

@@ -15,13 +15,13 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from psabridge.db import utcnow
+from psabridge.hub.calendar import organization_today
 from psabridge.hub.imports.checks import CheckedImport, Checker, ValidRow
 from psabridge.hub.imports.formats import Upload
 from psabridge.hub.imports.types import RECORD_TYPES, RecordType
@@ -73,6 +73,7 @@ class _Writer:
         self.organization_id = organization_id
         self.checked = checked
         self.now = utcnow()
+        self.today = organization_today(session, organization_id)
         self.ids: dict[str, dict[str, int]] = {
             name: {ext: int(rec["id"]) for ext, rec in snap.items()}
             for name, snap in checked.existing.items()
@@ -208,7 +209,7 @@ class _Writer:
                 "organization_id": self.organization_id,
                 "external_id": f"{row.external_id}:{uuid.uuid4().hex[:12]}"[-100:],
                 "subscription_id": old["id"],
-                "effective_date": date.today(),
+                "effective_date": self.today,
                 "quantity_before": old["quantity"],
                 "quantity_after": changed["quantity"],
                 "unit_price": changed.get("unit_price"),
