@@ -69,7 +69,7 @@ PHASE_TITLES = {
     "changes": "Changes",
     "charges": "Charges",
 }
-STATUS_COLUMNS = ("synced", "pending", "needs_link", "blocked", "waiting", "error")
+STATUS_COLUMNS = ("synced", "pending", "needs_link", "blocked", "waiting", "error", "drift")
 
 
 class DemoError(Exception):
@@ -187,6 +187,11 @@ def settings_by_label(lists: dict[str, list[Any]], manufacturers: list[str]) -> 
         BillingFrequency(freq): _pick(periods, f"billing frequency {freq}", labels)
         for freq, labels in PERIOD_LABELS.items()
     }
+    contract_periods = lists.get("contract_period_types", [])
+    values["contract_period_types"] = {
+        BillingFrequency(freq): _pick(contract_periods, f"contract period of {freq}", labels)
+        for freq, labels in PERIOD_LABELS.items()
+    }
     vendors = lists.get("vendors")
     if vendors is not None:
         from psabridge.connectors import options as opts
@@ -278,7 +283,7 @@ def run_demo_sync(
         for r in results:
             phase = RECORD_TYPES[r.record_type].phase if r.record_type in RECORD_TYPES else "other"
             per_phase[phase][r.status] = per_phase[phase].get(r.status, 0) + 1
-            if r.status in ("blocked", "waiting", "error", "needs_link"):
+            if r.status in ("blocked", "waiting", "error", "needs_link", "drift"):
                 problems.append(
                     {"phase": phase, "label": r.label, "status": r.status, "reason": r.reason or ""}
                 )

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from psabridge.connectors.settings import AutotaskConnectorSettings, BillingFrequency
-from psabridge.sync.planner import plan
+from psabridge.sync.planner import Plan, plan
 from psabridge.sync.snapshot import (
     AutotaskView,
     HubAccount,
@@ -31,6 +31,7 @@ SETTINGS = AutotaskConnectorSettings(
     product_billing_code_id=100,
     service_billing_code_id=200,
     billing_frequencies={BillingFrequency.MONTHLY: 2},
+    contract_period_types={BillingFrequency.MONTHLY: 12},
 )
 VIEW = AutotaskView(facts=TenantFacts(contract_status_active=1, contract_status_inactive=0))
 
@@ -64,10 +65,20 @@ def test_same_inputs_same_plan_in_dependency_order() -> None:
         ("customers", "Contacts"),
         ("agreements", "Contracts"),
         ("services", "ContractServices"),
+        ("changes", "ContractServiceAdjustments"),
     ]
-    # the initial-quantity log rides on the contract service create: one write
-    cs = first.operations[-1]
-    assert cs.body["unitQuantity"] == 10 and cs.covers == (("license_change_log", 1),)
+    contract = first.operations[3]
+    assert contract.body["contractPeriodType"] == 12  # Autotask requires one on type 7 contracts
+    # a contract service carries no units (Autotask's ContractService has no such field) but its key;
+    # its first seats (here the initial-quantity log) are an adjustment on the start date
+    cs, initial = first.operations[-2:]
+    assert "unitQuantity" not in cs.body and cs.body["internalDescription"] == "PSB1-U5"
+    assert (initial.body["effectiveDate"], initial.body["unitChange"], initial.units_after) == (
+        "2026-01-01T00:00:00",
+        10,
+        10,
+    )
+    assert initial.covers == (("license_change_log", 1),)
 
 
 def test_same_day_logs_merge_and_later_start_gets_an_adjustment() -> None:
@@ -85,7 +96,7 @@ def test_same_day_logs_merge_and_later_start_gets_an_adjustment() -> None:
         ("2026-02-03", 3, 13),
     ]
     assert adjust[1].covers == (("license_change_log", 2), ("license_change_log", 3))
-    assert next(o for o in ops if o.entity == "ContractServices").body["unitQuantity"] == 0
+    assert "unitQuantity" not in next(o for o in ops if o.entity == "ContractServices").body
 
 
 def test_linked_and_unchanged_means_empty_plan() -> None:
@@ -101,3 +112,119 @@ def test_linked_and_unchanged_means_empty_plan() -> None:
     again = plan(hub, VIEW, links, SETTINGS)
     assert again.operations == [] and again.write_calls == 0
     assert {r.status for r in again.records} == {"synced"}
+
+
+def _linked(result: Plan) -> dict[tuple[str, int], LinkState]:
+    """Links as if every operation of ``result`` had succeeded."""
+    links: dict[tuple[str, int], LinkState] = {}
+    for i, op in enumerate(result.operations, start=100):
+        links[(op.record_type, op.hub_id)] = LinkState(
+            op.record_type, op.hub_id, i, None, op.fingerprint, "synced", created_with=op.created_with
+        )
+        for rt, hid in op.covers:
+            links.setdefault((rt, hid), LinkState(rt, hid, None, None, None, "synced"))
+    return links
+
+
+def test_initial_units_and_same_day_logs_are_one_adjustment() -> None:
+    hub = _hub(_log(1, date(2026, 1, 1), 4, 10), quantity=10)  # 4 seats from the start, +6 the same day
+    adjust = [o for o in plan(hub, VIEW, {}, SETTINGS).operations if o.verb == "adjust"]
+    assert len(adjust) == 1
+    assert (adjust[0].body["unitChange"], adjust[0].units_after) == (10, 10)
+    assert adjust[0].covers == (("subscription_start", 5), ("license_change_log", 1))
+
+
+def test_repeat_services_get_their_own_seats_through_the_adjustment_that_adds_them() -> None:
+    hub = _hub(_log(1, date(2026, 1, 1), 0, 10))
+    second = HubSubscription(
+        6, "s2", 4, 3, 3, Decimal("4.5"), None, date(2026, 3, 1), None, "active", date(2026, 3, 1)
+    )
+    hub = HubSnapshot(1, hub.accounts, hub.products, hub.contracts, (*hub.subscriptions, second), hub.logs)
+    allowed = SETTINGS.model_copy(update={"allow_duplicated_services": True})
+    result = plan(hub, VIEW, {}, allowed)
+    repeat = next(o for o in result.operations if o.hub_id == 6 and o.record_type == "subscription")
+    assert repeat.repeat and repeat.cost == 2
+    assert repeat.body == {
+        "contractID": {"$ref": "billing_contract:4"},
+        "serviceID": {"$ref": "service.monthly:3"},
+        "allowRepeatService": True,
+        "effectiveDate": "2026-03-01T00:00:00",
+        "unitChange": 3,
+        "adjustedUnitPrice": 4.5,
+    }
+    assert not [o for o in result.operations if o.verb == "adjust" and o.hub_id == 6]
+    assert plan(hub, VIEW, _linked(result), allowed).operations == []
+    refused = plan(hub, VIEW, {}, SETTINGS)
+    blocked = next(r for r in refused.records if r.record_type == "subscription" and r.hub_id == 6)
+    assert blocked.status == "blocked" and "Allow Duplicated Services is No" in (blocked.reason or "")
+
+
+def test_a_value_longer_than_autotask_allows_blocks_the_record_and_names_the_field() -> None:
+    hub = _hub(_log(1, date(2026, 1, 1), 0, 10))
+    account = hub.accounts[0]
+    long_name = "A" * 101
+    hub = HubSnapshot(
+        1,
+        (
+            HubAccount(
+                *[long_name if f == "name" else getattr(account, f) for f in account.__dataclass_fields__]
+            ),
+        ),
+        hub.products,
+        hub.contracts,
+        hub.subscriptions,
+        hub.logs,
+    )
+    view = AutotaskView(
+        facts=TenantFacts(
+            contract_status_active=1,
+            contract_status_inactive=0,
+            field_lengths={"Companies": {"companyname": 100, "phone": 25}},
+        )
+    )
+    result = plan(hub, view, {}, SETTINGS)
+    company = next(r for r in result.records if r.record_type == "account")
+    assert company.status == "blocked"
+    assert company.reason == (
+        "Companies companyName is 101 characters long, but Autotask allows at most 100: shorten it in the "
+        "billing hub"
+    )
+    assert not [o for o in result.operations if o.entity in ("Companies", "Contracts", "ContractServices")]
+    waiting = next(r for r in result.records if r.record_type == "billing_contract")
+    assert waiting.status == "waiting"
+
+
+def test_a_frequency_without_contract_period_type_blocks_new_contracts() -> None:
+    hub = _hub(_log(1, date(2026, 1, 1), 0, 10))
+    unmapped = SETTINGS.model_copy(update={"contract_period_types": {}})
+    result = plan(hub, VIEW, {}, unmapped)
+    contract = next(r for r in result.records if r.record_type == "billing_contract")
+    assert contract.status == "blocked" and "contract period type" in (contract.reason or "")
+
+
+def test_a_changed_billing_frequency_mapping_is_said_never_silently_ignored() -> None:
+    hub = _hub(_log(1, date(2026, 1, 1), 0, 10))
+    links = _linked(plan(hub, VIEW, {}, SETTINGS))
+    changed = SETTINGS.model_copy(
+        update={
+            "billing_frequencies": {BillingFrequency.MONTHLY: 3},
+            "contract_period_types": {BillingFrequency.MONTHLY: 13},
+        }
+    )
+    view = AutotaskView(
+        facts=TenantFacts(
+            contract_status_active=1,
+            contract_status_inactive=0,
+            period_labels={2: "Monthly", 3: "Quarterly"},
+            contract_period_labels={12: "Monthly", 13: "Quarterly"},
+        )
+    )
+    result = plan(hub, view, links, changed)
+    assert result.operations == []
+    assert len(result.notices) == 2
+    service_notice, contract_notice = result.notices
+    assert service_notice.startswith(
+        "Billing frequency monthly now maps to Quarterly as service period type: 1 existing Autotask "
+        "record(s) created with Monthly are left as they are (Backup (monthly) (#100))"
+    )
+    assert "contract period type" in contract_notice and "Monthly (#" in contract_notice

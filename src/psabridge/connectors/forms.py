@@ -73,6 +73,10 @@ def frequency_field(frequency: BillingFrequency) -> str:
     return f"billing_frequency_{frequency.value}"
 
 
+def contract_period_field(frequency: BillingFrequency) -> str:
+    return f"contract_period_{frequency.value}"
+
+
 def _int_or_none(raw: str, name: str, errors: dict[str, str]) -> int | None:
     raw = raw.strip()
     if not raw:
@@ -101,11 +105,16 @@ def parse_settings_form(raw: dict[str, str]) -> tuple[AutotaskConnectorSettings 
     else:
         data["owner_source"] = owner_source
     frequencies: dict[str, int] = {}
+    contract_periods: dict[str, int] = {}
     for frequency in BillingFrequency:
         period = _int_or_none(raw.get(frequency_field(frequency), ""), "billing_frequencies", errors)
         if period is not None:
             frequencies[frequency.value] = period
+        contract = _int_or_none(raw.get(contract_period_field(frequency), ""), "billing_frequencies", errors)
+        if contract is not None:
+            contract_periods[frequency.value] = contract
     data["billing_frequencies"] = frequencies
+    data["contract_period_types"] = contract_periods
     manufacturers: dict[str, int] = {}
     indexes = sorted(
         {
@@ -141,7 +150,8 @@ class SettingsFormView:
     manufacturers_enabled: bool
     vendors: list[opts.Option]
     manufacturer_rows: list[tuple[str, str]]
-    frequencies: list[tuple[BillingFrequency, str, str, str]]  # (frequency, label, field name, chosen)
+    #: (frequency, label, service period field, chosen, contract period field, chosen)
+    frequencies: list[tuple[BillingFrequency, str, str, str, str, str]]
     products: list[opts.Option]
     settings: AutotaskConnectorSettings
     missing: list[str] = field(default_factory=list)
@@ -159,6 +169,8 @@ def _as_form_values(settings: AutotaskConnectorSettings) -> dict[str, str]:
     for frequency in BillingFrequency:
         period = settings.billing_frequencies.get(frequency)
         values[frequency_field(frequency)] = "" if period is None else str(period)
+        contract = settings.contract_period_types.get(frequency)
+        values[contract_period_field(frequency)] = "" if contract is None else str(contract)
     return values
 
 
@@ -204,7 +216,15 @@ def settings_form_view(
     rows.extend([("", "")] * BLANK_MANUFACTURER_ROWS)
 
     frequencies = [
-        (f, FREQUENCY_LABELS[f], frequency_field(f), values[frequency_field(f)]) for f in BillingFrequency
+        (
+            f,
+            FREQUENCY_LABELS[f],
+            frequency_field(f),
+            values[frequency_field(f)],
+            contract_period_field(f),
+            values[contract_period_field(f)],
+        )
+        for f in BillingFrequency
     ]
     products = list(lists.get(opts.PRODUCTS, []))[:50]
     chosen_product = opts.find(lists.get(opts.PRODUCTS, []), _maybe_int(values["default_refund_product_id"]))

@@ -44,12 +44,25 @@ PICKLISTS: dict[str, tuple[str, str]] = {
     "billing_preferences": ("Contracts", "billingPreference"),
     "charge_types": ("ContractCharges", "chargeType"),
     "period_types": ("Services", "periodType"),
+    "contract_period_types": ("Contracts", "contractPeriodType"),
 }
 PRODUCT_BILLING_CODES = "product_billing_codes"
 SERVICE_BILLING_CODES = "service_billing_codes"
 RESOURCES = "resources"
 PRODUCTS = "products"
 VENDORS_PREFIX = "vendors:"
+#: Maximum lengths of the string fields of every entity the sync writes (label ``Entity.field``, value
+#: the length), from ``entityInformation/fields``: the sync checks values against them while planning.
+FIELD_LENGTHS = "field_lengths"
+WRITTEN_ENTITIES = (
+    "Companies",
+    "Contacts",
+    "Contracts",
+    "Services",
+    "Products",
+    "ContractServices",
+    "ContractCharges",
+)
 
 ClientFactory = Callable[[], "AutotaskClient"]
 
@@ -182,6 +195,27 @@ def _vendors(client: AutotaskClient, vendor_type: int) -> list[Option]:
     )
 
 
+def _field_lengths(client: AutotaskClient) -> list[Option]:
+    return [
+        Option(value=int(info.length), label=f"{entity}.{info.name}", detail=info.data_type)
+        for entity in WRITTEN_ENTITIES
+        for info in client.field_info(entity)
+        if info.length and info.data_type.lower() == "string"
+    ]
+
+
+def field_lengths(
+    session: Session, connector: Connector, client_factory: ClientFactory
+) -> dict[str, dict[str, int]]:
+    """Entity -> lower-cased field name -> maximum length, cached with the connector's other options
+    (read once: seven metadata calls; "Refresh options" reads them again)."""
+    out: dict[str, dict[str, int]] = {}
+    for option in get_options(session, connector, FIELD_LENGTHS, client_factory):
+        entity, _, name = option.label.partition(".")
+        out.setdefault(entity, {})[name.lower()] = option.value
+    return out
+
+
 def _sorted(options: Iterable[Option]) -> list[Option]:
     return sorted(options, key=lambda o: (o.label.lower(), o.value))
 
@@ -199,6 +233,8 @@ def fetch_options(client: AutotaskClient, key: str) -> dict[str, list[Option]]:
         return {key: _products(client)}
     if key.startswith(VENDORS_PREFIX):
         return {key: _vendors(client, int(key.removeprefix(VENDORS_PREFIX)))}
+    if key == FIELD_LENGTHS:
+        return {key: _field_lengths(client)}
     raise ValueError(f"unknown option list {key!r}")
 
 

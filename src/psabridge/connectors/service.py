@@ -409,6 +409,19 @@ def validate_settings(
             errors["billing_frequencies"] = (
                 f"Period type {period} chosen for {frequency.value} is not an active period type in Autotask."
             )
+    for frequency, period in new.contract_period_types.items():
+        option = _lookup(session, connector, "contract_period_types", period, factory)
+        if option is None or not option.is_active:
+            errors["billing_frequencies"] = (
+                f"Contract period type {period} chosen for {frequency.value} is not an active contract period "
+                "type in Autotask."
+            )
+    half = sorted(f.value for f in set(new.billing_frequencies) ^ set(new.contract_period_types))
+    if half and "billing_frequencies" not in errors:
+        errors["billing_frequencies"] = (
+            f"Choose both a service period type and a contract period type for {', '.join(half)} "
+            "(or neither, to leave it unmapped)."
+        )
 
     if new.manufacturers:
         errors.update(_manufacturer_errors(session, connector, saved, new, factory))
@@ -480,15 +493,20 @@ def suggested_settings(
             choice = opts.find_by_label(option_lists.get(SETTING_OPTION_KEYS[name], []), *labels)
             if choice is not None:
                 updates[name] = choice.value
-    if not saved.billing_frequencies:
-        periods = option_lists.get("period_types", [])
+    for setting, key in (
+        ("billing_frequencies", "period_types"),
+        ("contract_period_types", "contract_period_types"),
+    ):
+        if getattr(saved, setting):
+            continue
+        periods = option_lists.get(key, [])
         mapping: dict[BillingFrequency, int] = {}
         for frequency, labels in RECOMMENDED_PERIODS.items():
             choice = opts.find_by_label(periods, *labels)
             if choice is not None:
                 mapping[frequency] = choice.value
         if mapping:
-            updates["billing_frequencies"] = mapping
+            updates[setting] = mapping
     return saved.model_copy(update=updates)
 
 

@@ -73,6 +73,11 @@ class AutotaskConnectorSettings(BaseModel):
     billing_frequencies: dict[BillingFrequency, int] = Field(
         default_factory=dict, description="Hub billing frequency -> Services.periodType picklist value."
     )
+    contract_period_types: dict[BillingFrequency, int] = Field(
+        default_factory=dict,
+        description="Hub billing frequency -> Contracts.contractPeriodType picklist value (Autotask requires "
+        "one on every Recurring Service contract; it cannot change after the contract is created).",
+    )
     manufacturers: dict[str, int] = Field(
         default_factory=dict,
         description="Hub product manufacturer name -> Autotask vendor company id (of the Default Vendor Type).",
@@ -92,7 +97,7 @@ class AutotaskConnectorSettings(BaseModel):
             "service_billing_code_id": self.service_billing_code_id,
         }
         missing = [name for name, value in required.items() if value is None]
-        if not self.billing_frequencies:
+        if not self.billing_frequencies or set(self.billing_frequencies) != set(self.contract_period_types):
             missing.append("billing_frequencies")
         if self.setup_fee_enabled and self.setup_fee_billing_code_id is None:
             missing.append("setup_fee_billing_code_id")

@@ -46,6 +46,7 @@ STATUS_LABELS = {
     "blocked": "Blocked",
     "waiting": "Waiting",
     "error": "Error",
+    "drift": "Drift",
 }
 NOT_PLANNED = "Not planned yet: preview the plan to check this record"
 #: Autotask entity names as the "PSA System …" column shows them.
@@ -342,7 +343,7 @@ def attention_counts(session: Session, organization_id: int) -> dict[str, int]:
     out: Counter[str] = Counter()
     phase_tab = {p: t.key for t in TABS for p in t.phases}
     for s in service.record_statuses(session, organization_id):
-        if s["status"] in ("needs_link", "blocked", "error") and s["phase"] in phase_tab:
+        if s["status"] in ("needs_link", "blocked", "error", "drift") and s["phase"] in phase_tab:
             out[phase_tab[s["phase"]]] += 1
     return dict(out)
 
@@ -414,7 +415,7 @@ def describe_counts(counts: dict[str, int]) -> str:
 
 
 #: Record statuses a run leaves for a person (or a later run) to deal with.
-LEFT_OUT = ("needs_link", "blocked", "waiting", "error")
+LEFT_OUT = ("needs_link", "blocked", "waiting", "error", "drift")
 
 
 def left_out(counts: dict[str, dict[str, int]]) -> str:

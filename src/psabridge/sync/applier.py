@@ -136,14 +136,17 @@ class _Runner:
                 # a price-only adjustment leaves the units as they were: verified through the price
                 covers["price_after"] = body["adjustedUnitPrice"]
         if op.repeat:
-            # added untagged by an adjustment, tagged afterwards: reconciled by looking for an untagged
-            # contract service of this service on this contract whose units start on this date
+            # added (without a key: Autotask does not update internalDescription) by an adjustment:
+            # reconciled by looking for an unlinked contract service of this service on this contract
+            # whose units start on this date
             covers["repeat"] = {
                 "contract_id": int(body["contractID"]),
                 "service_id": int(body["serviceID"]),
                 "effective_date": body["effectiveDate"],
-                "units": int(body.get("unitQuantity") or 0),
+                "units": int(body.get("unitChange") or 0),
             }
+        if op.created_with:
+            covers["created_with"] = op.created_with
         session = ctx.session_factory()
         _fast_commits(session)
         try:
@@ -223,23 +226,15 @@ class _Runner:
 
     def _create_repeat(self, op: Operation, body: dict[str, Any]) -> int:
         """A second contract service of the same service: Autotask adds it only through an adjustment
-        with ``allowRepeatService``; find the new (untagged) one and write the matching key into it."""
+        with ``allowRepeatService`` (``body``), which also sets its first units. It carries no key (its
+        internalDescription cannot be updated), so the new one is found by one query of the contract's
+        services: the one of this service that no hub record is linked to yet."""
         client = self.ctx.client
         contract_id, service_id = int(body["contractID"]), int(body["serviceID"])
-        adjustment: dict[str, Any] = {
-            "contractID": contract_id,
-            "serviceID": service_id,
-            "allowRepeatService": True,
-            "unitChange": int(body.get("unitQuantity") or 0),
-            "effectiveDate": body["effectiveDate"],
-        }
-        if body.get("unitPrice") is not None:
-            adjustment["adjustedUnitPrice"] = body["unitPrice"]
-        client.create("ContractServiceAdjustments", adjustment)
-        # From here on the service exists in Autotask: whatever stops the lookup or the tagging (429 until
-        # the client gives up, the budget cap, a 500, a lost answer) leaves the write "unknown", never "not
-        # sent", so the next run reconciles it (finds the untagged service and tags it) instead of adding
-        # the service a second time.
+        client.create("ContractServiceAdjustments", {k: v for k, v in body.items() if v is not None})
+        # From here on the service exists in Autotask: whatever stops the lookup (429 until the client
+        # gives up, the budget cap, a 500, a lost answer) leaves the write "unknown", never "not sent", so
+        # the next run reconciles it (finds the unlinked service) instead of adding it a second time.
         try:
             rows = list(
                 client.query_in(
@@ -249,19 +244,17 @@ class _Runner:
                     include_fields=["id", "serviceID", "internalDescription"],
                 )
             )
+            with self.lock:
+                linked = {v for k, v in self.ctx.ids.items() if k.startswith("subscription:")}
             fresh = [
                 int(r["id"])
                 for r in rows
-                if int(r.get("serviceID") or 0) == service_id and not r.get("internalDescription")
+                if int(r.get("serviceID") or 0) == service_id
+                and not r.get("internalDescription")
+                and int(r["id"]) not in linked
             ]
             if not fresh:
                 raise OutcomeUnknownError("The repeat contract service was not found after its adjustment")
-            new_id = max(fresh)
-            client.update(
-                "ContractServices",
-                {"id": new_id, "internalDescription": op.matching_key},
-                parent_id=contract_id,
-            )
         except OutcomeUnknownError:
             raise
         except Exception as exc:
@@ -269,9 +262,9 @@ class _Runner:
                 self.paused = BudgetPaused(exc.resume_at)
                 self.stop.set()
             raise OutcomeUnknownError(
-                f"The repeat contract service was added but not tagged yet: {_message(exc)}"
+                f"The repeat contract service was added but could not be identified yet: {_message(exc)}"
             ) from exc
-        return new_id
+        return max(fresh)
 
 
 def _fast_commits(session: Session) -> None:

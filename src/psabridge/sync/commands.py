@@ -42,12 +42,12 @@ def _records_table(records: list[Any]) -> Table:
     for col in ("Phase", "Record", "Status", "Reason"):
         table.add_column(col)
     for rec in records:
-        if rec.status in ("blocked", "waiting", "needs_link", "error"):
+        if rec.status in ("blocked", "waiting", "needs_link", "error", "drift"):
             table.add_row(rec.phase, rec.label, rec.status, rec.reason or "")
     return table
 
 
-STATUSES = ("synced", "pending", "needs_link", "blocked", "waiting", "error")
+STATUSES = ("synced", "pending", "needs_link", "blocked", "waiting", "error", "drift")
 
 
 def _summary_table(records: list[dict[str, Any]]) -> Table:
@@ -85,6 +85,8 @@ def plan_command(org: str | None = OrgOption, as_json: bool = JsonOption) -> Non
     console = Console()
     console.print(_plan_table(result.plan))
     console.print(_records_table(result.plan.records))
+    for notice in result.plan.notices:
+        console.print(f"Left as it is: {notice}", markup=False, highlight=False)
     console.print(f"API calls: {result.plan.read_calls} reads done, {result.plan.write_calls} writes planned")
 
 

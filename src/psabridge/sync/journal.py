@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -63,6 +64,7 @@ def link_states(links: dict[tuple[str, int], SyncLink]) -> dict[tuple[str, int],
             status=r.status,
             decision=r.decision,
             reason=r.reason,
+            created_with=r.created_with,
         )
         for k, r in links.items()
     }
@@ -156,18 +158,8 @@ def _update_link(session: Session, entry: JournalEntry, record_type: str, hub_id
             setattr(link, key, value)
 
 
-def mark_synced(
-    session: Session,
-    entry: JournalEntry,
-    autotask_id: int | None,
-    *,
-    key_missing: bool = False,
-) -> None:
-    """Apply a successful (or recovered) write to the links it covers.
-
-    ``key_missing``: the record exists but does not carry its matching key yet (a repeat contract service
-    found untagged); its fingerprint is cleared so the planner PATCHes the key into it.
-    """
+def mark_synced(session: Session, entry: JournalEntry, autotask_id: int | None) -> None:
+    """Apply a successful (or recovered) write to the links it covers."""
     covers: dict[str, Any] = entry.covers or {}
     for item in covers.get("records", []):
         values: dict[str, Any] = {
@@ -178,10 +170,10 @@ def mark_synced(
         }
         if autotask_id is not None:
             values["autotask_id"] = autotask_id
-        if key_missing:
-            values["fingerprint"] = None
-        elif item.get("fingerprint") is not None:
+        if item.get("fingerprint") is not None:
             values["fingerprint"] = item["fingerprint"]
+        if covers.get("created_with") and item is covers["records"][0]:
+            values["created_with"] = covers["created_with"]
         if "parent_autotask_id" in covers:
             values["parent_autotask_id"] = covers["parent_autotask_id"]
         if entry.matching_key:
@@ -209,42 +201,40 @@ def unresolved_entries(session: Session, connector_id: int) -> list[JournalEntry
     )
 
 
-def reconcile_needs(entries: Iterable[JournalEntry]) -> tuple[set[int], set[tuple[str, str]]]:
-    """What must be read to reconcile: contract services (units) and (entity, key) pairs."""
-    services: set[int] = set()
+def reconcile_needs(entries: Iterable[JournalEntry]) -> tuple[dict[int, set[str]], set[tuple[str, str]]]:
+    """What must be read to reconcile: the units of contract services on the effective dates of their
+    unresolved adjustments (date-filtered: one row each, not every billing period), and (entity, key)
+    pairs of unresolved creates."""
+    services: dict[int, set[str]] = defaultdict(set)
     keys: set[tuple[str, str]] = set()
     for e in entries:
+        covers = e.covers or {}
         if e.verb == "adjust":
-            sid = (e.covers or {}).get("contract_service_id")
+            sid = covers.get("contract_service_id")
             if sid:
-                services.add(int(sid))
+                services[int(sid)].add(str(covers.get("effective_date", ""))[:10])
         elif e.verb in ("create", "charge") and e.matching_key:
             keys.add((e.entity, e.matching_key))
-    return services, keys
+    return dict(services), keys
 
 
 def repeat_of(entry: JournalEntry) -> dict[str, Any] | None:
-    """For a repeat contract service (added by an adjustment, tagged afterwards): contract, service,
-    effective date and units it was added with; else None."""
+    """For a repeat contract service (added by an adjustment): contract, service, effective date and
+    units it was added with; else None."""
     if entry.entity != "ContractServices" or entry.verb != "create":
         return None
     covers = entry.covers or {}
-    if covers.get("repeat"):
-        return dict(covers["repeat"])
-    body = entry.body or {}
-    if "effectiveDate" in body and body.get("contractID") is not None:  # journaled before covers.repeat
-        return {
-            "contract_id": int(body["contractID"]),
-            "service_id": int(body["serviceID"]),
-            "effective_date": body["effectiveDate"],
-            "units": int(body.get("unitQuantity") or 0),
-        }
-    return None
+    return dict(covers["repeat"]) if covers.get("repeat") else None
 
 
-def repeat_contracts(entries: Iterable[JournalEntry]) -> set[int]:
-    """Contracts whose contract services must be read to reconcile repeat services."""
-    return {int(r["contract_id"]) for e in entries if (r := repeat_of(e)) is not None}
+def repeat_contracts(entries: Iterable[JournalEntry]) -> dict[int, set[str]]:
+    """Contracts whose contract services must be read to reconcile repeat services, with the dates
+    (YYYY-MM-DD) their units must be read on."""
+    out: dict[int, set[str]] = defaultdict(set)
+    for e in entries:
+        if (r := repeat_of(e)) is not None:
+            out[int(r["contract_id"])].add(str(r["effective_date"])[:10])
+    return dict(out)
 
 
 def price_at(rows: list[dict[str, Any]], day: str) -> float | None:
@@ -258,9 +248,10 @@ def price_at(rows: list[dict[str, Any]], day: str) -> float | None:
     return None if best is None or best[1] is None else float(best[1])
 
 
-def _untagged_repeat(view: AutotaskView, repeat: dict[str, Any], claimed: set[int]) -> int | None:
-    """The untagged contract service a lost repeat write added: same contract and service, no key, its
-    first units row starting on the adjustment's date with the units it was added with."""
+def _unlinked_repeat(view: AutotaskView, repeat: dict[str, Any], claimed: set[int]) -> int | None:
+    """The contract service a lost repeat write added: same contract and service, no key, not linked to
+    any hub record, its units row on the adjustment's date starting that day with the units it was
+    added with."""
     day = str(repeat["effective_date"])[:10]
     for row in sorted(view.contract_services.get(int(repeat["contract_id"]), []), key=lambda r: int(r["id"])):
         cs_id = int(row["id"])
@@ -268,9 +259,8 @@ def _untagged_repeat(view: AutotaskView, repeat: dict[str, Any], claimed: set[in
             continue
         if int(row.get("serviceID") or 0) != int(repeat["service_id"]):
             continue
-        units = view.units.get(cs_id, [])
-        first = min((str(r.get("startDate") or "")[:10] for r in units), default=None)
-        if first == day and units_at(units, day) == int(repeat["units"]):
+        rows = [r for r in view.units.get(cs_id, []) if str(r.get("startDate") or "")[:10] == day]
+        if rows and units_at(rows, day) == int(repeat["units"]):
             return cs_id
     return None
 
@@ -292,23 +282,26 @@ def _adjustment_happened(e: JournalEntry, view: AutotaskView) -> bool:
     return actual is not None and abs(actual - float(price)) < 0.005
 
 
-def reconcile(session: Session, entries: Iterable[JournalEntry], view: AutotaskView) -> int:
-    """Decide, from what Autotask holds, whether each unresolved write happened. Returns how many did."""
+def reconcile(
+    session: Session, entries: Iterable[JournalEntry], view: AutotaskView, linked: Iterable[int] = ()
+) -> int:
+    """Decide, from what Autotask holds, whether each unresolved write happened. Returns how many did.
+
+    ``linked``: contract services already linked to hub records (never taken for a lost repeat)."""
     recovered = 0
-    claimed: set[int] = set()  # untagged repeat services already attributed to an earlier entry
+    claimed: set[int] = set(linked)  # contract services already attributed to a hub record
     for e in entries:
         happened = False
-        key_missing = False
         found_id: int | None = None
-        if e.verb in ("create", "charge") and e.matching_key:
+        if (repeat := repeat_of(e)) is not None:
+            found_id = _unlinked_repeat(view, repeat, claimed)
+            if found_id is not None:
+                happened = True
+                claimed.add(found_id)
+        elif e.verb in ("create", "charge") and e.matching_key:
             row = view.by_key.get((e.entity, e.matching_key))
             if row is not None:
                 happened, found_id = True, int(row["id"])
-            elif (repeat := repeat_of(e)) is not None:
-                found_id = _untagged_repeat(view, repeat, claimed)
-                if found_id is not None:
-                    happened, key_missing = True, True
-                    claimed.add(found_id)
         elif e.verb == "adjust":
             happened = _adjustment_happened(e, view)
             found_id = e.autotask_id
@@ -316,7 +309,7 @@ def reconcile(session: Session, entries: Iterable[JournalEntry], view: AutotaskV
         if happened:
             e.outcome = RECOVERED
             e.autotask_id = found_id
-            mark_synced(session, e, found_id, key_missing=key_missing)
+            mark_synced(session, e, found_id)
             recovered += 1
         else:
             e.outcome = ABSENT

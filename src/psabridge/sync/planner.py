@@ -42,6 +42,8 @@ NEEDS_LINK = "needs_link"
 BLOCKED = "blocked"
 WAITING = "waiting"
 ERROR = "error"
+#: pushed, but Autotask's own read-back (ContractServiceUnits) disagrees with the hub
+DRIFT = "drift"
 
 _PHONE = re.compile(r"^\+?[0-9 ().\-/]{7,40}$")
 #: Autotask contracts need an end date; an open-ended billing contract gets this many years.
@@ -74,15 +76,19 @@ class Operation:
     autotask_id: int | None = None  # known target (update/link)
     summary: str = ""
     #: a second contract service of the same service (Allow Duplicated Services): Autotask only adds it
-    #: through an adjustment with ``allowRepeatService``; ``apply`` then tags it with its matching key
+    #: through an adjustment with ``allowRepeatService`` (``body`` is that adjustment, carrying the first
+    #: units); ``apply`` then finds the new contract service by one query of the contract's services.
+    #: Autotask does not let its internalDescription be updated, so it carries no key: the link holds it.
     repeat: bool = False
+    #: create-only values the link remembers (see ``SyncLink.created_with``)
+    created_with: dict[str, Any] | None = None
 
     @property
     def cost(self) -> int:
         """API calls this operation costs."""
         if self.verb == "link":
             return 0
-        return 3 if self.repeat else 1
+        return 2 if self.repeat else 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +144,8 @@ class Plan:
     operations: list[Operation] = field(default_factory=list)
     records: list[RecordStatus] = field(default_factory=list)
     read_calls: int = 0
+    #: what the plan deliberately leaves as it is and why (e.g. after a settings change)
+    notices: list[str] = field(default_factory=list)
 
     @property
     def write_calls(self) -> int:
@@ -164,6 +172,7 @@ class Plan:
             "write_calls": self.write_calls,
             "api_calls": self.api_calls,
             "counts": self.counts(),
+            "notices": list(self.notices),
         }
 
 
@@ -215,6 +224,8 @@ class _Desired:
     parent: Any = None
     depends: tuple[str, ...] = ()  # refs that must be synced first
     covers: tuple[tuple[str, int], ...] = ()  # further records the create carries
+    #: create-only values worth remembering on the link (a settings change may contradict them later)
+    created_with: dict[str, Any] | None = None
 
 
 class _Planner:
@@ -241,39 +252,27 @@ class _Planner:
         self.logs_by_sub: dict[int, list[HubChangeLog]] = defaultdict(list)
         for log in sorted(hub.logs, key=lambda lg: (lg.effective_date, lg.id)):
             self.logs_by_sub[log.subscription_id].append(log)
-        #: subscriptions created as a repeat contract service (their initial units ride on that write)
-        self.repeats: set[int] = set()
-        #: change logs carried by their contract service's create (see ``fold_on_create``)
-        self.folded: set[int] = set()
+        #: repeat contract services (Allow Duplicated Services): the adjustment that adds one carries
+        #: its first units; subscription id -> (units, change logs dated on its start it carries)
+        self.repeats: dict[int, tuple[int, tuple[HubChangeLog, ...]]] = {}
 
     def initial_units(self, sub: HubSubscription) -> int:
         """Units at the subscription's start: its quantity minus the net of its active change logs."""
         active = [lg for lg in self.logs_by_sub.get(sub.id, []) if lg.status == "active"]
         return max(sub.quantity - sum(lg.delta for lg in active), 0)
 
-    def fold_on_create(self, sub: HubSubscription) -> tuple[int, tuple[HubChangeLog, ...]]:
-        """Units and logs carried by the contract-service create itself (one write instead of two).
-
-        Units given on create count from the contract's start date, so they can carry the initial units
-        and the change logs dated on that day when the subscription starts with its contract.
-        """
-        if not self.initial_on_create(sub):
-            return 0, ()
-        contract = self.contracts[sub.contract_id]
+    def carried_by_repeat(self, sub: HubSubscription) -> tuple[int, tuple[HubChangeLog, ...]]:
+        """Units (and the change logs dated on the subscription's start) carried by the adjustment that
+        adds a repeat contract service: Autotask refuses a second adjustment of a service on one date, so
+        whatever happens on that date must ride on the first one."""
         same_day = tuple(
             lg
             for lg in self.logs_by_sub.get(sub.id, [])
-            if lg.status == "active" and lg.effective_date == contract.start_date and not lg.is_refund
+            if lg.status == "active" and lg.effective_date == sub.start_date and not lg.is_refund
         )
         if any(lg.unit_price is not None and lg.unit_price != sub.unit_price for lg in same_day):
-            return self.initial_units(sub), ()  # a price change needs its own adjustment
+            same_day = ()  # a price change on the start date: the adjustment carries the start price only
         return self.initial_units(sub) + sum(lg.delta for lg in same_day), same_day
-
-    def initial_on_create(self, sub: HubSubscription) -> bool:
-        """Initial units go on the contract-service create (effective at the contract start) only when
-        the subscription starts with the contract; otherwise an adjustment dates them correctly."""
-        contract = self.contracts.get(sub.contract_id)
-        return contract is not None and sub.start_date <= contract.start_date and sub.id not in self.repeats
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _record(
@@ -288,7 +287,7 @@ class _Planner:
     ) -> None:
         r = ref(record_type, hub_id)
         self.labels[r] = label
-        usable = status in (SYNCED, PENDING)
+        usable = status in (SYNCED, PENDING, DRIFT)
         self.state[r] = None if usable else f"Waiting for {label}"
         self.records.append(RecordStatus(record_type, hub_id, label, status, reason, autotask_id, candidates))
 
@@ -303,6 +302,21 @@ class _Planner:
 
     def _block(self, d: _Desired, reason: str) -> None:
         self._record(d.record_type, d.hub_id, d.label, BLOCKED, reason)
+
+    def _too_long(self, entity: str, values: dict[str, Any]) -> str | None:
+        """Why Autotask would refuse these values for their length (from its ``entityInformation/fields``),
+        or None. Nothing is ever truncated silently: the record is blocked until the hub value is shortened."""
+        lengths = self.view.facts.field_lengths.get(entity, {})
+        for name, value in values.items():
+            if not isinstance(value, str):
+                continue
+            limit = lengths.get(name.lower())
+            if limit and len(value) > limit:
+                return (
+                    f"{entity} {name} is {len(value)} characters long, but Autotask allows at most {limit}: "
+                    "shorten it in the billing hub"
+                )
+        return None
 
     # -- the generic upsert ------------------------------------------------------------------
     def _upsert(
@@ -323,7 +337,15 @@ class _Planner:
         op_base = f"{d.record_type}:{d.hub_id}"
         if link and link.autotask_id:
             if link.fingerprint == fp:
-                self._record(d.record_type, d.hub_id, d.label, SYNCED, autotask_id=link.autotask_id)
+                status = DRIFT if link.status == DRIFT else SYNCED
+                reason = link.reason if status == DRIFT else None
+                self._record(d.record_type, d.hub_id, d.label, status, reason, autotask_id=link.autotask_id)
+                return
+            too_long = self._too_long(rt.entity, owned)
+            if too_long:
+                self._record(
+                    d.record_type, d.hub_id, d.label, BLOCKED, too_long, autotask_id=link.autotask_id
+                )
                 return
             self.ops.append(
                 Operation(
@@ -348,6 +370,10 @@ class _Planner:
         if found is not None:
             found_id = int(found["id"])
             same = all(_normal(found.get(k)) == _normal(v) for k, v in owned.items())
+            too_long = None if same else self._too_long(rt.entity, owned)
+            if too_long:
+                self._record(d.record_type, d.hub_id, d.label, BLOCKED, too_long, autotask_id=found_id)
+                return
             self.ops.append(
                 Operation(
                     op_id=f"{'link' if same else 'update'}:{op_base}:{fp[:12]}",
@@ -379,6 +405,12 @@ class _Planner:
                 candidates=tuple(suggest),
             )
             return
+        # a repeat contract service is added by an adjustment (its body), which carries no key
+        body = dict(d.create_only) if repeat else {**d.create_only, **owned}
+        too_long = self._too_long(rt.entity, body)
+        if too_long:
+            self._block(d, too_long)
+            return
         self.ops.append(
             Operation(
                 op_id=f"create:{op_base}",
@@ -388,14 +420,19 @@ class _Planner:
                 record_type=d.record_type,
                 hub_id=d.hub_id,
                 label=d.label,
-                body={**d.create_only, **owned},
-                parent=d.parent,
-                matching_key=key,
+                body=body,
+                parent=None if repeat else d.parent,
+                matching_key=None if repeat else key,
                 fingerprint=fp,
                 covers=d.covers,
                 repeat=repeat,
+                created_with=d.created_with,
                 summary=f"Create {rt.entity} {d.label!r}"
-                + (" (repeat service, via an adjustment)" if repeat else ""),
+                + (
+                    " (a repeat of a service on the contract: added by an adjustment with its first units)"
+                    if repeat
+                    else ""
+                ),
             )
         )
         self._record(d.record_type, d.hub_id, d.label, PENDING)
@@ -457,10 +494,11 @@ class _Planner:
             label,
             owned={"name": label},
             create_only={k: v for k, v in create_only.items() if v is not None},
+            created_with={"periodType": period},
         )
         if self.s.service_billing_code_id is None:
             self._block(d, "No billing code configured for services (setting Billing Codes for Services)")
-        elif period is None:
+        elif period is None and not self._linked(service_type(freq), p.id):
             self._block(
                 d, f"Billing frequency {freq!r} has no Autotask period type (setting Billing Frequencies)"
             )
@@ -550,13 +588,28 @@ class _Planner:
         if self.s.setup_fee_enabled and c.setup_fee is not None and c.setup_fee > 0:
             create_only["setupFee"] = _money(c.setup_fee)
             create_only["setupFeeBillingCodeID"] = self.s.setup_fee_billing_code_id
+        period = self.s.contract_period_types.get(BillingFrequency(c.billing_frequency))
+        create_only["contractPeriodType"] = period
         d = _Desired(
-            "billing_contract", c.id, c.name, owned, create_only, parent=None, depends=(account_ref,)
+            "billing_contract",
+            c.id,
+            c.name,
+            owned,
+            create_only,
+            parent=None,
+            depends=(account_ref,),
+            created_with={"contractPeriodType": period},
         )
         if c.contract_type == "item_based":
             self._block(d, "Item Based billing contracts are not supported: contracts must be Recurring")
         elif self.s.default_contract_type is None or self.s.default_billing_preference is None:
             self._block(d, "Settings Default Contract Type and Default Billing Preference must be chosen")
+        elif period is None and not self._linked("billing_contract", c.id):
+            self._block(
+                d,
+                f"Billing frequency {c.billing_frequency.replace('_', '-')!r} has no Autotask contract period "
+                "type (setting Billing Frequencies); Autotask requires one on every Recurring Service contract",
+            )
         elif status is None:
             self._block(d, "The tenant has no Contracts status 'Active'/'Inactive' picklist value")
         else:
@@ -590,16 +643,10 @@ class _Planner:
             first = seen.get((contract.id, product.id))
             repeat = first is not None and self.s.allow_duplicated_services
             if repeat:
-                self.repeats.add(sub.id)
-                d.create_only["unitQuantity"] = self.initial_units(sub)
-                d.create_only["effectiveDate"] = at_date(sub.start_date)
+                d.create_only = self._repeat_adjustment(sub, contract_ref, service_ref)
             else:
-                units, folded = self.fold_on_create(sub)
-                d.create_only["unitQuantity"] = units if self.initial_on_create(sub) else 0
-                covers = tuple(("license_change_log", lg.id) for lg in folded)
-                if not (self.links.get(("subscription", sub.id)) or LinkState("subscription", 0)).autotask_id:
-                    self.folded.update(lg.id for lg in folded)
-                    d.covers = covers
+                # keyed on create (internalDescription); its units come from adjustments only
+                d.create_only["internalDescription"] = matching_key(self.org, "subscription", sub.id)
             if product.kind != "service":
                 self._block(d, f"Product {product.name!r} is one-time; subscriptions need a service product")
             elif sub.start_date < contract.start_date:
@@ -622,7 +669,31 @@ class _Planner:
         for sub in sorted(self.hub.subscriptions, key=lambda s: s.id):
             self._changes(sub, self.logs_by_sub.get(sub.id, []))
 
+    def _repeat_adjustment(self, sub: HubSubscription, contract_ref: str, service_ref: str) -> dict[str, Any]:
+        """The adjustment that adds a repeat contract service with its first units (see ``Operation``)."""
+        link = self.links.get(("subscription", sub.id))
+        units, carried = self.carried_by_repeat(sub)
+        if link is not None and link.autotask_id:
+            # already added: only the logs it did carry count as carried (a later same-day log is a
+            # change of its own, which Autotask refuses on that date: the changes phase says so)
+            carried = tuple(lg for lg in carried if self._synced("license_change_log", lg.id))
+            units = self.initial_units(sub) + sum(lg.delta for lg in carried)
+        self.repeats[sub.id] = (units, carried)
+        body: dict[str, Any] = {
+            "contractID": {"$ref": contract_ref},
+            "serviceID": {"$ref": service_ref},
+            "allowRepeatService": True,
+            "effectiveDate": at_date(sub.start_date),
+            "unitChange": units,
+            "adjustedUnitPrice": _money(sub.unit_price),
+        }
+        if sub.unit_cost is not None:
+            body["adjustedUnitCost"] = _money(sub.unit_cost)
+        return body
+
     def _changes(self, sub: HubSubscription, logs: list[HubChangeLog]) -> None:
+        """One adjustment per effective date of the subscription (initial units, change logs,
+        cancellation, corrections of archived logs), in date order, each with the units it leaves."""
         sub_ref = ref("subscription", sub.id)
         contract_ref = ref("billing_contract", sub.contract_id)
         contract = self.contracts.get(sub.contract_id)
@@ -630,26 +701,21 @@ class _Planner:
         initial = self.initial_units(sub)
         # (date, record_type, hub_id, delta, price)
         items: list[tuple[date, str, int, int, Decimal | None]] = []
-        if initial and not self.initial_on_create(sub) and sub.id not in self.repeats:
-            items.append((sub.start_date, "subscription_start", sub.id, initial, None))
-        units = initial if (self.initial_on_create(sub) or sub.id in self.repeats) else 0
-        final = initial + sum(lg.delta for lg in active)
+        units = 0
         waiting = self._waiting_on((sub_ref,))
-        folded = [lg for lg in active if lg.id in self.folded]
-        if folded:
-            units += sum(lg.delta for lg in folded)
-            for lg in folded:
-                if waiting:
-                    self._record("license_change_log", lg.id, self._log_label(sub, lg), WAITING, waiting)
-                else:
-                    self._record(
-                        "license_change_log",
-                        lg.id,
-                        self._log_label(sub, lg),
-                        PENDING,
-                        "Carried by the contract service",
-                    )
-            active = [lg for lg in active if lg.id not in self.folded]
+        if sub.id in self.repeats:
+            units, carried = self.repeats[sub.id]
+            for lg in carried:
+                status = (
+                    SYNCED if self._synced("license_change_log", lg.id) else WAITING if waiting else PENDING
+                )
+                reason = waiting if status == WAITING else "Carried by the adjustment that adds the service"
+                self._record("license_change_log", lg.id, self._log_label(sub, lg), status, reason)
+            carried_ids = {lg.id for lg in carried}
+            active = [lg for lg in active if lg.id not in carried_ids]
+        elif initial:
+            items.append((sub.start_date, "subscription_start", sub.id, initial, None))
+        final = initial + sum(lg.delta for lg in active)
         price_now = sub.unit_price
         for lg in sorted(active, key=lambda lg: (lg.effective_date, lg.id)):
             # a unit change carries the log's price (harmless when unchanged); a change of price alone
@@ -695,7 +761,9 @@ class _Planner:
                 for i in todo:
                     self._record(i[1], i[2], self._change_label(sub, i, when), WAITING, waiting)
                 continue
-            if done:
+            if done or (sub.id in self.repeats and when == sub.start_date):
+                # the date already holds an adjustment of this service (pushed, or the one that added
+                # a repeat service): Autotask takes one per service and date
                 todo_net = sum(i[3] for i in todo)
                 if todo_net == 0:
                     for i in todo:
@@ -719,9 +787,6 @@ class _Planner:
             body: dict[str, Any] = {
                 "contractID": {"$ref": contract_ref},
                 "contractServiceID": {"$ref": sub_ref},
-                "serviceID": {"$ref": ref(service_type(contract.billing_frequency), sub.product_id)}
-                if contract
-                else None,
                 "effectiveDate": at_date(when),
                 "unitChange": todo_net,
             }
@@ -767,6 +832,64 @@ class _Planner:
             "reversal": "correction of an archived change",
         }.get(item[1], "change")
         return f"{name} {kind} {'+' if item[3] >= 0 else ''}{item[3]} on {when.isoformat()}"
+
+    def _linked(self, record_type: str, hub_id: int) -> bool:
+        link = self.links.get((record_type, hub_id))
+        return link is not None and link.autotask_id is not None
+
+    def mapping_notices(self) -> list[str]:
+        """What a changed Billing Frequencies mapping does to records created under the old one.
+
+        Autotask never changes a contract's period type, and PSA Bridge does not change the period type
+        of a service its contract services bill by: those records keep what they were created with. The
+        plan says so, per frequency, instead of silently doing nothing.
+        """
+        facts = self.view.facts
+        notices: list[str] = []
+        kinds = (
+            ("service", "periodType", self.s.billing_frequencies, facts.period_labels, "service period type"),
+            (
+                "billing_contract",
+                "contractPeriodType",
+                self.s.contract_period_types,
+                facts.contract_period_labels,
+                "contract period type",
+            ),
+        )
+        frequency_of = {c.id: c.billing_frequency for c in self.hub.contracts}
+        for kind, field_name, mapping, labels, what in kinds:
+            stale: dict[tuple[str, int], list[str]] = defaultdict(list)
+            for (record_type, hub_id), link in sorted(self.links.items()):
+                if link.autotask_id is None or not link.created_with or field_name not in link.created_with:
+                    continue
+                if kind == "service" and record_type.startswith("service."):
+                    freq = record_type.removeprefix("service.")
+                elif kind == "billing_contract" and record_type == kind and hub_id in frequency_of:
+                    freq = frequency_of[hub_id]
+                else:
+                    continue
+                was = link.created_with[field_name]
+                now = mapping.get(BillingFrequency(freq))
+                if isinstance(was, int) and was != now:
+                    name = self.labels.get(ref(record_type, hub_id), f"#{hub_id}")
+                    stale[(freq, was)].append(f"{name} (#{link.autotask_id})")
+            for (freq, was), names in sorted(stale.items()):
+                now = mapping.get(BillingFrequency(freq))
+                shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+                new = f"now maps to {labels.get(now, f'#{now}')}" if now is not None else "is now unmapped"
+                consequence = (
+                    "new contract services of these products are still added to them; services created "
+                    "from now on use the new mapping"
+                    if kind == "service"
+                    else "Autotask does not allow a contract's period type to change; contracts created "
+                    "from now on use the new mapping"
+                )
+                notices.append(
+                    f"Billing frequency {freq.replace('_', '-')} {new} as {what}: {len(names)} existing "
+                    f"Autotask record(s) created with {labels.get(was, f'#{was}')} are left as they are "
+                    f"({shown}); {consequence}."
+                )
+        return notices
 
     def _synced(self, record_type: str, hub_id: int) -> bool:
         link = self.links.get((record_type, hub_id))
@@ -827,4 +950,6 @@ def plan(
     order = {phase: i for i, phase in enumerate(PHASES)}
     ops = sorted(p.ops, key=lambda op: order[op.phase])  # stable: keeps record order inside a phase
     # refund charges were planned in the charges phase already; adjustments keep date order per service
-    return Plan(operations=ops, records=p.records, read_calls=autotask_view.read_calls)
+    return Plan(
+        operations=ops, records=p.records, read_calls=autotask_view.read_calls, notices=p.mapping_notices()
+    )

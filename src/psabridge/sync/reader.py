@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any, Protocol
 
+from psabridge.autotask.query import MAX_OR_CONDITIONS, F
 from psabridge.sync.keys import RECORD_TYPES, matching_key, service_type
 from psabridge.sync.snapshot import AutotaskView, HubSnapshot, LinkState, TenantFacts
 
@@ -35,6 +37,14 @@ class AutotaskApi(Protocol):
     def update(self, entity: str, body: dict[str, Any], *, parent_id: int | None = None) -> int: ...
 
     def picklist(self, entity: str, field: str) -> Any: ...
+
+    def query(
+        self,
+        entity: str,
+        filter: Any = None,
+        include_fields: list[str] | None = None,
+        max_records: int | None = None,
+    ) -> Iterator[dict[str, Any]]: ...
 
 
 #: Fields read back with a record found by key (id, key and the owned fields compared on adoption).
@@ -107,21 +117,25 @@ def read_view(
     hub: HubSnapshot,
     links: dict[tuple[str, int], LinkState],
     *,
-    unit_services: Iterable[int] = (),
+    unit_services: dict[int, set[str]] | None = None,
     extra_keys: Iterable[tuple[str, str]] = (),
-    repeat_contracts: Iterable[int] = (),
+    repeat_contracts: dict[int, set[str]] | None = None,
     need_facts: bool = True,
+    facts: TenantFacts | None = None,
 ) -> AutotaskView:
-    """Batched reads for one plan. ``unit_services``: contract services whose units must be checked
-    (adjustments with an unknown outcome); ``extra_keys``: (entity, key) pairs from the journal;
-    ``repeat_contracts``: contracts with a repeat service of unknown outcome (their contract services are
-    read, and the units of the untagged ones)."""
+    """Batched reads for one plan. ``unit_services``: contract services whose units must be checked on
+    the given dates (adjustments with an unknown outcome); ``extra_keys``: (entity, key) pairs from the
+    journal; ``repeat_contracts``: contracts with a repeat service of unknown outcome and its dates
+    (their contract services are read, and the units of the unkeyed ones on those dates). ``facts``:
+    what is already known of the tenant (field lengths, period labels), completed here."""
     view = AutotaskView()
     counter = CallCounter()
     org = hub.organization_id
+    view.facts = facts or TenantFacts()
     if need_facts and hub.contracts:
         statuses = client.picklist("Contracts", "status")
-        view.facts = TenantFacts(
+        view.facts = replace(
+            view.facts,
             contract_status_active=_picklist_value(statuses, "Active"),
             contract_status_inactive=_picklist_value(statuses, "Inactive"),
         )
@@ -173,8 +187,10 @@ def read_view(
             view.company_candidates.setdefault(name, []).append(
                 {"id": row["id"], "name": row.get("companyName"), "city": row.get("city")}
             )
-    unit_ids = set(unit_services)
-    contracts = sorted(set(repeat_contracts))
+    wanted_units: dict[int, set[str]] = defaultdict(set)
+    for cs_id, days in (unit_services or {}).items():
+        wanted_units[cs_id] |= days
+    contracts = sorted(repeat_contracts or {})
     if contracts:
         rows = list(
             client.query_in(
@@ -186,24 +202,79 @@ def read_view(
         )
         counter.count((len(contracts) + 499) // 500, len(rows))
         for row in rows:
-            view.contract_services.setdefault(int(row["contractID"]), []).append(row)
+            contract_id = int(row["contractID"])
+            view.contract_services.setdefault(contract_id, []).append(row)
             if not row.get("internalDescription"):
-                unit_ids.add(int(row["id"]))
-    services = sorted(unit_ids)
-    if services:
+                wanted_units[int(row["id"])] |= (repeat_contracts or {})[contract_id]
+    if wanted_units:
+        units, calls = read_units_on(client, wanted_units)
+        counter.calls += calls
+        view.units = units
+    view.read_calls = counter.calls
+    return view
+
+
+#: Conditions one date group adds besides its ids (startDate lte, endDate gte).
+_DATE_CONDITIONS = 2
+
+
+def read_units_on(
+    client: AutotaskApi, wanted: dict[int, set[str]]
+) -> tuple[dict[int, list[dict[str, Any]]], int]:
+    """ContractServiceUnits rows covering given dates (YYYY-MM-DD) of given contract services, and the
+    API calls spent.
+
+    A contract service has a row per billing period for the contract's whole term; reading them all
+    to learn the units on one day costs pages (a contract with 520 services and 12 monthly periods is
+    13 pages). Instead, per date, ``contractServiceID in (...) and startDate <= day and endDate >= day``
+    returns one row per service; date groups are OR-ed into one query up to Autotask's 500 conditions.
+    """
+    by_day: dict[str, list[int]] = defaultdict(list)
+    for cs_id, days in wanted.items():
+        for day in days:
+            if day:
+                by_day[day].append(cs_id)
+    groups: list[Any] = []
+    for day in sorted(by_day):
+        ids = sorted(by_day[day])
+        chunk = MAX_OR_CONDITIONS - _DATE_CONDITIONS
+        for i in range(0, len(ids), chunk):
+            groups.append(
+                (
+                    len(ids[i : i + chunk]) + _DATE_CONDITIONS,
+                    F.and_(
+                        F.in_("contractServiceID", ids[i : i + chunk]),
+                        F.lte("startDate", f"{day}T00:00:00"),
+                        F.gte("endDate", f"{day}T00:00:00"),
+                    ),
+                )
+            )
+    queries: list[list[Any]] = []
+    size = MAX_OR_CONDITIONS + 1
+    for cost, group in groups:
+        if size + cost > MAX_OR_CONDITIONS:
+            queries.append([])
+            size = 0
+        queries[-1].append(group)
+        size += cost
+    out: dict[int, list[dict[str, Any]]] = {}
+    calls = 0
+    seen: set[int] = set()
+    for items in queries:
         rows = list(
-            client.query_in(
+            client.query(
                 "ContractServiceUnits",
-                "contractServiceID",
-                services,
+                items[0] if len(items) == 1 else F.or_(*items),
                 include_fields=["id", "contractServiceID", "startDate", "endDate", "units", "price"],
             )
         )
-        counter.count((len(services) + 499) // 500, len(rows))
+        calls += max(1, (len(rows) + 499) // 500)
         for row in rows:
-            view.units.setdefault(int(row["contractServiceID"]), []).append(row)
-    view.read_calls = counter.calls
-    return view
+            if int(row["id"]) in seen:
+                continue
+            seen.add(int(row["id"]))
+            out.setdefault(int(row["contractServiceID"]), []).append(row)
+    return out, calls
 
 
 def units_at(rows: list[dict[str, Any]], day: str) -> int | None:

@@ -12,26 +12,28 @@ Every function is scoped to one organization; the engine never sees another orga
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from psabridge.autotask.errors import BudgetExhaustedError
+from psabridge.autotask.errors import AutotaskError, BudgetExhaustedError
 from psabridge.config import Settings
 from psabridge.connectors.models import Connector
 from psabridge.connectors.settings import AutotaskConnectorSettings
 from psabridge.hub import models as hub
 from psabridge.hub.calendar import calendar_date, organization_time_zone
 from psabridge.sync import journal as jr
+from psabridge.sync import readback
 from psabridge.sync.applier import ApplyContext, ApplyOutcome, apply, ids_from_links
 from psabridge.sync.keys import PHASES, RECORD_TYPES, ref
 from psabridge.sync.models import RecordResult, SyncLink, SyncRun
-from psabridge.sync.planner import PENDING, Operation, Plan, plan
+from psabridge.sync.planner import DRIFT, PENDING, Operation, Plan, plan
 from psabridge.sync.reader import AutotaskApi, read_view
 from psabridge.sync.runlock import AlreadyRunning, connector_lock
 from psabridge.sync.snapshot import (
@@ -42,7 +44,10 @@ from psabridge.sync.snapshot import (
     HubProduct,
     HubSnapshot,
     HubSubscription,
+    TenantFacts,
 )
+
+log = logging.getLogger(__name__)
 
 
 class SyncError(Exception):
@@ -174,6 +179,24 @@ def _client(connector: Connector, app_settings: Settings) -> AutotaskApi:
     return client
 
 
+def tenant_facts(session: Session, connector: Connector, client: AutotaskApi) -> TenantFacts:
+    """What the planner needs to know of the tenant besides records: the maximum lengths of the fields
+    it writes (read once, cached with the connector's options) and period-type labels (from the cache
+    of the settings dropdowns, when it holds them: only used to word plan notices)."""
+    from psabridge.connectors import options as opts
+
+    factory = cast(opts.ClientFactory, lambda: client)
+    labels = {
+        key: {o.value: o.label for o in (opts.cached_options(session, connector, key) or [])}
+        for key in ("period_types", "contract_period_types")
+    }
+    return TenantFacts(
+        field_lengths=opts.field_lengths(session, connector, factory),
+        period_labels=labels["period_types"],
+        contract_period_labels=labels["contract_period_types"],
+    )
+
+
 # -- plan --------------------------------------------------------------------------------------
 def _prepare(
     session: Session,
@@ -203,9 +226,15 @@ def _prepare(
         unit_services=unit_services,
         extra_keys=extra_keys,
         repeat_contracts=jr.repeat_contracts(entries),
+        facts=tenant_facts(session, connector, client),
     )
     if entries:
-        jr.reconcile(session, entries, view)
+        linked = [
+            int(link.autotask_id)
+            for (record_type, _), link in links.items()
+            if record_type == "subscription" and link.autotask_id is not None
+        ]
+        jr.reconcile(session, entries, view, linked)
         links = jr.load_links(session, connector.id)
     failed_before = {k for k, link in links.items() if link.status == "error"}
     result = plan(snapshot, view, jr.link_states(links), settings)
@@ -406,16 +435,59 @@ def _run_sync_locked(
             progress=progress,
         )
         outcome = apply(result, ctx)
-        _finish_run(session, run, result, outcome)
+        drifts, verified, readback_calls = _read_back(client, outcome, ctx.ids)
+        _finish_run(session, run, result, outcome, drifts, verified, readback_calls)
         return run
 
 
-def _finish_run(session: Session, run: SyncRun, result: Plan, outcome: ApplyOutcome) -> None:
+def _read_back(
+    client: AutotaskApi, outcome: ApplyOutcome, ids: dict[str, int]
+) -> tuple[list[readback.Drift], set[int], int]:
+    """Autotask's own units after the push (see :mod:`psabridge.sync.readback`): the drifts, the
+    subscriptions verified, and the calls it took. A failed read leaves the push's results as they are."""
+    wanted = readback.expectations(outcome.results, ids)
+    if not wanted or outcome.paused is not None:
+        return [], set(), 0
+    try:
+        drifts, calls = readback.verify(client, wanted)
+    except AutotaskError as exc:
+        log.warning("read-back of %d contract services failed: %s", len(wanted), exc)
+        return [], set(), 0
+    return drifts, {e.subscription_id for e in wanted}, calls
+
+
+def _finish_run(
+    session: Session,
+    run: SyncRun,
+    result: Plan,
+    outcome: ApplyOutcome,
+    drifts: list[readback.Drift],
+    verified: set[int],
+    readback_calls: int,
+) -> None:
     final: dict[tuple[str, int], tuple[str, str | None, int | None]] = {}
     for res in outcome.results:
         status = {"not_sent": PENDING}.get(res.status, res.status)
         for key in [(res.op.record_type, res.op.hub_id), *res.op.covers]:
             final[key] = (status, res.reason, res.autotask_id)
+    drift_of = {d.expectation.subscription_id: d for d in drifts}
+    for sub_id in verified:
+        key = ("subscription", sub_id)
+        link = session.scalars(
+            select(SyncLink).where(
+                SyncLink.connector_id == run.connector_id,
+                SyncLink.record_type == "subscription",
+                SyncLink.hub_id == sub_id,
+            )
+        ).first()
+        if link is None:
+            continue
+        drift = drift_of.get(sub_id)
+        if drift is not None:
+            link.status, link.reason = DRIFT, drift.reason
+            final[key] = (DRIFT, drift.reason, link.autotask_id)
+        elif link.status == DRIFT:
+            link.status, link.reason = "synced", None
     counts: dict[str, dict[str, int]] = {p: defaultdict(int) for p in PHASES}
     rows = []
     for rec in result.records:
@@ -451,8 +523,10 @@ def _finish_run(session: Session, run: SyncRun, result: Plan, outcome: ApplyOutc
     for res in outcome.results:
         writes[res.op.phase][f"{res.op.verb}_{res.status}"] += 1
     run.counts = {p: {**dict(counts[p]), **{f"ops_{k}": v for k, v in writes[p].items()}} for p in PHASES}
-    run.api_calls = result.read_calls + sum(
-        res.op.cost for res in outcome.results if res.status in ("synced", "error")
+    run.api_calls = (
+        result.read_calls
+        + sum(res.op.cost for res in outcome.results if res.status in ("synced", "error"))
+        + readback_calls
     )
     if outcome.paused is not None:
         run.status = "paused"
@@ -460,7 +534,7 @@ def _finish_run(session: Session, run: SyncRun, result: Plan, outcome: ApplyOutc
         run.error = "API budget cap reached; run `psabridge sync` again to resume" + (
             f" after {resume.isoformat()}" if resume else ""
         )
-    elif outcome.failed or any(r.status == "waiting" for r in outcome.results):
+    elif outcome.failed or drifts or any(r.status == "waiting" for r in outcome.results):
         run.status = "partial"
     else:
         run.status = "succeeded"

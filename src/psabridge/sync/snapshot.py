@@ -125,6 +125,8 @@ class LinkState:
     status: str = "pending"
     decision: str = "auto"
     reason: str | None = None
+    #: create-only values the record was created with (see ``SyncLink.created_with``)
+    created_with: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,11 @@ class TenantFacts:
 
     contract_status_active: int | None = None
     contract_status_inactive: int | None = None
+    #: entity -> lower-cased field name -> maximum length of a string value (entityInformation/fields)
+    field_lengths: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: picklist id -> label of Services.periodType and Contracts.contractPeriodType (for plan notices)
+    period_labels: dict[int, str] = field(default_factory=dict)
+    contract_period_labels: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -46,8 +46,10 @@ def recommended_settings(client: AutotaskClient, **overrides: Any) -> AutotaskCo
         "Companies", F.eq("companyType", vendor_type), include_fields=["id", "companyName"]
     )
     periods = {}
+    contract_periods = {}
     for frequency, label in PERIOD_LABELS.items():
         periods[frequency] = client.picklist_value("Services", "periodType", label)
+        contract_periods[frequency] = client.picklist_value("Contracts", "contractPeriodType", label)
     values: dict[str, Any] = {
         "allow_duplicated_services": False,
         "time_reporting_requires_start_and_stop_times": True,
@@ -63,6 +65,7 @@ def recommended_settings(client: AutotaskClient, **overrides: Any) -> AutotaskCo
         "product_billing_code_id": product_code,
         "service_billing_code_id": service_code,
         "billing_frequencies": periods,
+        "contract_period_types": contract_periods,
         "manufacturers": {str(v["companyName"]): int(v["id"]) for v in vendors},
     }
     values.update(overrides)

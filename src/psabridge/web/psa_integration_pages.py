@@ -374,7 +374,7 @@ async def preview(
             {"error": str(exc), "plan": None, "retry_failed": retry_failed, "from_tab": tab},
         )
     plan = result.plan
-    problems = [r for r in plan.records if r.status in ("needs_link", "blocked", "waiting", "error")]
+    problems = [r for r in plan.records if r.status in ("needs_link", "blocked", "waiting", "error", "drift")]
     return _page(
         request,
         "psa_integration/preview.html",
