@@ -73,7 +73,18 @@ def _workload(api: httpx.Client, base_url: str) -> dict[str, int]:
     ids["cs"] = _ok(
         api.post(
             f"/Contracts/{ids['contract']}/Services",
-            json={"serviceID": 310, "unitPrice": 45, "unitQuantity": 3},
+            json={"serviceID": 310, "unitPrice": 45},
+        )
+    )
+    _ok(
+        api.post(
+            "/ContractServiceAdjustments",
+            json={
+                "contractID": ids["contract"],
+                "contractServiceID": ids["cs"],
+                "effectiveDate": "2026-01-01T00:00:00",
+                "unitChange": 3,
+            },
         )
     )
     _ok(
@@ -106,7 +117,12 @@ def _workload(api: httpx.Client, base_url: str) -> dict[str, int]:
     )
     _ok(api.patch("/Contracts", json={"id": ids["contract"], "endDate": "2026-06-30T00:00:00"}))
     operational = picklist_value(api, "ContractCharges", "chargeType", "Operational")
-    charge = {"name": "Setup", "datePurchased": "2026-01-01T00:00:00", "chargeType": operational}
+    charge = {
+        "name": "Setup",
+        "datePurchased": "2026-01-01T00:00:00",
+        "chargeType": operational,
+        "billingCodeID": 29682806,
+    }
     ids["charge"] = _ok(
         api.post(
             f"/Contracts/{ids['contract']}/Charges", json={**charge, "unitQuantity": 1, "unitPrice": 100}

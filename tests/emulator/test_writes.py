@@ -11,8 +11,12 @@ from tests.emulator.conftest import picklist_value
 COMPANY = {"companyName": "Acme", "companyType": 1, "phone": "555 0100", "ownerResourceID": 29682885}
 
 
-def contract_body(company_id: int = 180, contract_type: int = 7, **extra: Any) -> dict[str, Any]:
-    return {
+def contract_body(
+    company_id: int = 180, contract_type: int = 7, period_type: int | None = 2, **extra: Any
+) -> dict[str, Any]:
+    """A contract create body; a Recurring Service contract (type 7) gets ``contractPeriodType``
+    ``period_type`` (2 = Monthly in the seeded tenant) unless it is None."""
+    body = {
         "companyID": company_id,
         "contractName": "Acme recurring",
         "contractType": contract_type,
@@ -20,8 +24,10 @@ def contract_body(company_id: int = 180, contract_type: int = 7, **extra: Any) -
         "endDate": "2026-12-31T00:00:00",
         "status": 1,
         "timeReportingRequiresStartAndStopTimes": 0,
-        **extra,
     }
+    if contract_type == 7 and period_type is not None:
+        body["contractPeriodType"] = period_type
+    return {**body, **extra}
 
 
 def test_create_returns_item_id_and_the_record_reads_back(api: httpx.Client) -> None:
@@ -91,10 +97,14 @@ def test_put_replaces_and_omitted_fields_become_null(api: httpx.Client) -> None:
     assert api.put("/Companies", json={"id": new_id, "companyName": "only"}).status_code == 500
 
 
-def test_contract_type_and_company_cannot_change(api: httpx.Client) -> None:
+def test_contract_type_company_and_period_type_cannot_change(api: httpx.Client) -> None:
     cid = api.post("/Contracts", json=contract_body()).json()["itemId"]
     assert api.patch("/Contracts", json={"id": cid, "contractType": 1}).status_code == 500
     assert api.patch("/Contracts", json={"id": cid, "companyID": 181}).status_code == 500
+    quarterly = picklist_value(api, "Contracts", "contractPeriodType", "Quarterly")
+    refused = api.patch("/Contracts", json={"id": cid, "contractPeriodType": quarterly})
+    assert refused.status_code == 500 and "contractPeriodType" in refused.json()["errors"][0]
+    assert api.patch("/Contracts", json={"id": cid, "contractPeriodType": 2}).status_code == 200  # same
     assert (
         api.patch("/Contracts", json={"id": cid, "companyID": 180, "contractName": "Renamed"}).status_code
         == 200
@@ -140,6 +150,7 @@ def test_deletes_only_where_autotask_allows_them(api: httpx.Client, emulator: An
         "chargeType": operational,
         "unitQuantity": 1,
         "unitPrice": 100,
+        "billingCodeID": 29682806,
     }
     charge_id = api.post(f"/Contracts/{cid}/Charges", json=charge).json()["itemId"]
     item = api.get(f"/ContractCharges/{charge_id}").json()["item"]
@@ -151,12 +162,11 @@ def test_deletes_only_where_autotask_allows_them(api: httpx.Client, emulator: An
     assert api.delete("/Contracts/1").status_code == 405
 
 
-def test_read_only_fields_are_ignored_on_write(api: httpx.Client) -> None:
-    new_id = api.post("/Companies", json={**COMPANY, "id": 5, "createDate": "2000-01-01T00:00:00"}).json()[
-        "itemId"
-    ]
-    item = api.get(f"/Companies/{new_id}").json()["item"]
-    assert new_id != 5 and not item["createDate"].startswith("2000")
+def test_id_in_a_create_body_is_ignored(api: httpx.Client) -> None:
+    for sent in (0, 5):  # Autotask's own examples send "id": 0 on create
+        new_id = api.post("/Companies", json={**COMPANY, "id": sent}).json()["itemId"]
+        assert new_id not in (0, 5)
+        assert api.get(f"/Companies/{new_id}").json()["item"]["companyName"] == "Acme"
 
 
 def test_picklist_metadata_shape(api: httpx.Client) -> None:

@@ -1,5 +1,6 @@
 """The ``/_emulator`` control API (no Autotask auth): reset, inspect state, inject faults, latency,
-permissions and limits, read call counters. Clearly separate from the Autotask surface."""
+permissions, limits, the strictness switches (``rules``) and the zone move, read call counters. Clearly
+separate from the Autotask surface."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from starlette.routing import Route
 from psabridge.emulator.errors import EmulatorError
 from psabridge.emulator.faults import FaultRule
 from psabridge.emulator.responses import error_response, json_response
+
+#: Path prefix of each zone on the emulator's server (zone 1 is the plain base); the name zoneInformation
+#: gives zone 2 (zone 1's is the tenant's ``zone_name``).
+ZONE_PREFIXES = {1: "", 2: "/zone2"}
+ZONE2_NAME = "Emulator Zone 2 (psabridge)"
 
 if TYPE_CHECKING:
     from psabridge.emulator.app import Emulator
@@ -92,6 +98,39 @@ def control_routes(emu: Emulator) -> list[Route]:
                 emu.meter.reset()
         return json_response({**vars(s), "current": emu.meter.count()})
 
+    async def rules(request: Request) -> Response:
+        """``GET``: the switches; ``POST {"name": value, ...}`` changes some, ``{"reset": true}`` first
+        restores the defaults (psabridge.emulator.rules)."""
+        with emu.tenant.lock:
+            if request.method == "POST":
+                data = await body_of(request)
+                if data.pop("reset", False):
+                    emu.tenant.rules = emu.tenant.initial_rules.copy()
+                trial = emu.tenant.rules.copy()
+                trial.update(data)  # all or nothing: a bad switch changes none
+                emu.tenant.rules = trial
+            return json_response(emu.tenant.rules.as_json())
+
+    async def zone(request: Request) -> Response:
+        """``POST {"moved": true}`` moves the tenant to zone 2 (``false`` back to zone 1); ``GET`` says
+        where it is."""
+        if request.method == "POST":
+            data = await body_of(request)
+            moved = data.get("moved", True)
+            if not isinstance(moved, bool):
+                raise EmulatorError(400, ["moved must be true or false"])
+            emu.zone = 2 if moved else 1
+        prefix = ZONE_PREFIXES[emu.zone]
+        base = str(request.base_url).rstrip("/") + prefix
+        return json_response(
+            {
+                "moved": emu.zone != 1,
+                "zone": emu.zone,
+                "zoneName": emu.tenant.zone_name if emu.zone == 1 else ZONE2_NAME,
+                "url": f"{base}/ATServicesRest/",
+            }
+        )
+
     async def health(request: Request) -> Response:
         return json_response({"ok": True})
 
@@ -103,5 +142,7 @@ def control_routes(emu: Emulator) -> list[Route]:
         Route("/_emulator/calls", guarded(calls), methods=["GET", "DELETE"]),
         Route("/_emulator/permissions", guarded(permissions), methods=["GET", "POST"]),
         Route("/_emulator/limits", guarded(limits), methods=["GET", "POST"]),
+        Route("/_emulator/rules", guarded(rules), methods=["GET", "POST"]),
+        Route("/_emulator/zone", guarded(zone), methods=["GET", "POST"]),
         Route("/_emulator/health", guarded(health), methods=["GET"]),
     ]

@@ -1,6 +1,8 @@
 """Injected faults: rules matched by method and entity/path regex, applied ``count`` times after
 ``skip`` matches. ``drop_after_commit`` performs the write and then drops the connection, the case a
-client must report as "outcome unknown" and never blindly retry.
+client must report as "outcome unknown" and never blindly retry. ``thread_limit`` answers like the real
+thread-limit rejection; its optional ``status`` forces the status (else 429, or 500 every Nth time as the
+``thread_limit_500_every`` rule switch says).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class FaultRule:
     count: int | None = 1  # None: for ever
     skip: int = 0
     ms: int = 0
+    status: int | None = None  # thread_limit only: the status to answer with
     seen: int = 0
     fired: int = 0
     _entity_re: re.Pattern[str] | None = field(default=None, repr=False)
@@ -42,7 +45,10 @@ class FaultRule:
             count=None if data.get("count", 1) is None else int(data.get("count", 1)),
             skip=int(data.get("skip", 0)),
             ms=int(data.get("ms", 0)),
+            status=None if data.get("status") is None else int(data["status"]),
         )
+        if rule.status is not None and not 400 <= rule.status <= 599:
+            raise ValueError("status must be an HTTP error status (400-599)")
         rule._entity_re = re.compile(rule.entity, re.IGNORECASE) if rule.entity else None
         rule._path_re = re.compile(rule.path, re.IGNORECASE) if rule.path else None
         return rule
@@ -56,6 +62,7 @@ class FaultRule:
             "count": self.count,
             "skip": self.skip,
             "ms": self.ms,
+            "status": self.status,
             "seen": self.seen,
             "fired": self.fired,
         }

@@ -22,7 +22,7 @@ def field_information(tenant: EmulatorTenant, edef: EntityDef) -> dict[str, Any]
             {
                 "name": fdef.name,
                 "dataType": fdef.data_type,
-                "length": 0 if fdef.kind != "string" else 255,
+                "length": fdef.length,
                 "isRequired": fdef.required,
                 "isReadOnly": fdef.read_only,
                 "isQueryable": True,

@@ -1,9 +1,11 @@
 """Autotask's query language: compile a ``filter`` list into a predicate over stored records.
 
-Quirks kept on purpose (they are what the client must cope with): a missing or empty filter is a 500;
-an unknown field is a 500 "Unable to find ..."; an unknown operator is silently dropped (so the query
-may return everything); at most one UDF condition and at most 500 OR-conditions (each ``in`` value counts).
-String comparisons are case-insensitive, like Autotask's SQL collation.
+Quirks kept on purpose (they are what the client must cope with): a missing filter is a 500
+(``Value cannot be null.\r\nParameter name: filters``, captured from a real tenant) while ``"filter": []``
+matches nothing (200, no items); an unknown field is a 500 ``Unable to find <field> in the <Singular>
+Entity.``; an unknown operator is silently dropped (so the query may return everything); at most one UDF
+condition and at most 500 OR-conditions (each ``in`` value counts). Boolean values are JSON true/false
+only. String comparisons are case-insensitive, like Autotask's SQL collation.
 """
 
 from __future__ import annotations
@@ -36,8 +38,21 @@ OPERATORS = {
 _UDF_FIELD = FieldDef(name="udf", kind="string")
 
 
+MISSING_FILTER = "Value cannot be null.\r\nParameter name: filters"
+
+
 def _always(_: dict[str, Any]) -> bool:
     return True
+
+
+def never(_: dict[str, Any]) -> bool:
+    """The predicate of `"filter": []`: matches no record (callers may skip the scan)."""
+    return False
+
+
+def unknown_field(name: str, entity: EntityDef) -> str:
+    """Autotask's message for a field the entity does not have (real for filters, applied to bodies too)."""
+    return f"Unable to find {name} in the {entity.singular} Entity."
 
 
 def lower_keys(obj: dict[str, Any]) -> dict[str, Any]:
@@ -83,7 +98,7 @@ class _Compiler:
                 raise EmulatorError(500, ["Only one user-defined field condition is allowed per query."])
             real = self.udf_names.get(name.lower())
             if real is None:
-                raise EmulatorError(500, [f"Unable to find {name} in the {self.entity.name} entity."])
+                raise EmulatorError(500, [unknown_field(name, self.entity)])
             fdef = _UDF_FIELD
 
             def getter(r: dict[str, Any], _n: str = real) -> Any:
@@ -94,7 +109,7 @@ class _Compiler:
         else:
             found = self.entity.find(name)
             if found is None or found.kind == "udf":
-                raise EmulatorError(500, [f"Unable to find {name} in the {self.entity.name} entity."])
+                raise EmulatorError(500, [unknown_field(name, self.entity)])
             fdef = found
 
             def getter(r: dict[str, Any], _n: str = found.name) -> Any:
@@ -216,11 +231,9 @@ def _normalizer(fdef: FieldDef) -> Callable[[Any], Any]:
     if kind == "boolean":
 
         def to_bool(v: Any) -> bool:
-            if isinstance(v, str):
-                if v.strip().lower() not in ("true", "false", "1", "0"):
-                    raise ValueError(v)
-                return v.strip().lower() in ("true", "1")
-            return bool(v)
+            if not isinstance(v, bool):
+                raise ValueError(v)
+            return v
 
         return to_bool
     if kind == "datetime":
@@ -245,8 +258,10 @@ def compile_filter(entity: EntityDef, query: Any, udf_names: set[str]) -> Predic
         raise EmulatorError(500, ["The query body must be a JSON object with a filter."])
     q = lower_keys(query)
     conditions = q.get("filter")
-    if not conditions:
-        raise EmulatorError(500, ["A filter is required: at least one filter condition must be supplied."])
+    if conditions is None:
+        raise EmulatorError(500, [MISSING_FILTER])
+    if conditions == []:
+        return never  # Autotask matches records against the conditions: none match nothing
     compiler = _Compiler(entity, udf_names)
     predicate = compiler.compile_list(conditions, conjunction="and", inside_or=False)
     if compiler.or_conditions > MAX_OR_CONDITIONS:

@@ -27,6 +27,8 @@ class FieldDef:
     immutable: bool = False
     reference: str | None = None  # emulated entity the id points at
     picklist: bool = False
+    length: int = 0  # maximum characters of a string field (0 for other kinds)
+    date_only: bool = False  # a date without time: the time part is dropped, never time-zone converted
 
     @property
     def data_type(self) -> str:
@@ -46,14 +48,80 @@ class EntityDef:
     has_udfs: bool = False
     singular: str = ""
     by_lower: dict[str, FieldDef] = field(default_factory=dict)
+    #: fields an update may change despite a stricter entity rule (ContractServices), else empty
+    updatable: frozenset[str] = frozenset()
+    #: (name, length) of every string field, for the whole-record length check
+    string_fields: tuple[tuple[str, int], ...] = ()
 
     def find(self, name: str) -> FieldDef | None:
         """Look a field up the way Autotask does: case-insensitively."""
         return self.by_lower.get(name.lower())
 
 
+#: Length of a string field without public evidence of its real length (what the emulator always served).
+DEFAULT_STRING_LENGTH = 255
+
+#: Maximum characters per string field, served as ``length`` in ``entityInformation/fields`` and enforced on
+#: create and update. Sources (docs/autotask-fidelity.md): R = Autotask's REST entity page; S = Autotask's
+#: SOAP getFieldInfo metadata as copied into ecitsolutions/Autotask's generated cmdlets (ValidateLength);
+#: E = emulator's choice without evidence. Every other string field: ``DEFAULT_STRING_LENGTH``.
+FIELD_LENGTHS: dict[str, dict[str, int]] = {
+    "Companies": {
+        "companyName": 100,  # S
+        "companyNumber": 50,  # S
+        "phone": 25,  # S
+        "address1": 150,  # R (SOAP: 128)
+        "address2": 150,  # R (SOAP: 128)
+        "city": 30,  # S
+        "state": 40,  # S
+        "postalCode": 10,  # S
+        "additionalAddressInformation": 100,  # R
+        "alternatePhone1": 25,  # R
+        "alternatePhone2": 25,  # R
+    },
+    "Contacts": {
+        "firstName": 50,  # S
+        "lastName": 50,  # S
+        "emailAddress": 254,  # S
+        "phone": 25,  # S
+        "externalID": 50,  # S
+    },
+    "Contracts": {
+        "contractName": 100,  # S
+        "contractNumber": 50,  # S
+        "description": 2000,  # S
+        "purchaseOrderNumber": 50,  # S
+        "contactName": 250,  # S
+    },
+    "Services": {
+        "name": 150,  # S
+        "description": 400,  # S
+        "invoiceDescription": 1000,  # S
+        "externalID": 50,  # E: REST-only field, no evidence
+        "sku": 50,  # E: REST-only field, no evidence
+    },
+    "Products": {
+        "name": 100,  # S
+        "description": 2000,  # S
+        "sku": 50,  # S
+        "externalProductID": 50,  # S
+        "manufacturerName": 100,  # S
+    },
+    "ContractServices": {
+        "internalDescription": 100,  # S
+        "invoiceDescription": 1000,  # S
+    },
+    "ContractCharges": {
+        "name": 100,  # S
+        "description": 2000,  # S
+        "purchaseOrderNumber": 50,  # S
+        "internalPurchaseOrderNumber": 50,  # S
+        "notes": 2000,  # S
+    },
+}
+
 # What the description does not say: per entity, required / read-only / immutable fields, references
-# and picklist fields. Confirmed against Autotask's documented create requirements (GUIDE section 3).
+# picklist fields and date-only fields. Evidence per rule: docs/autotask-fidelity.md.
 _OVERLAY: dict[str, dict[str, Any]] = {
     "Companies": {
         "singular": "Company",
@@ -88,7 +156,9 @@ _OVERLAY: dict[str, dict[str, Any]] = {
             "timeReportingRequiresStartAndStopTimes",
         ],
         "read_only": ["lastModifiedDateTime", "isCompliant", "internalCurrencySetupFee"],
-        "immutable": ["companyID", "contractType"],
+        # settable on create only (absent from the SOAP Set-AtwsContract: not updatable)
+        "immutable": ["companyID", "contractType", "contractPeriodType"],
+        "date_only": ["startDate", "endDate"],
         "refs": {
             "companyID": "Companies",
             "contactID": "Contacts",
@@ -132,15 +202,19 @@ _OVERLAY: dict[str, dict[str, Any]] = {
     "ContractServices": {
         "singular": "ContractService",
         "parent": ("Contracts", "contractID"),
-        "required": ["contractID", "serviceID", "unitPrice"],
+        "required": ["contractID", "serviceID"],
         "read_only": ["internalCurrencyAdjustedPrice", "internalCurrencyUnitPrice"],
         "immutable": ["contractID", "serviceID"],
+        # ContractServices page: on update every field is read-only except the (adjusted) price and the
+        # invoice description; REST's price field is unitPrice (switch contract_service_update_limited)
+        "updatable": ["unitPrice", "invoiceDescription"],
         "refs": {"contractID": "Contracts", "serviceID": "Services"},
     },
     "ContractServiceAdjustments": {
         "singular": "ContractServiceAdjustment",
         "parent": ("Contracts", "contractID"),
         "required": ["contractID", "effectiveDate", "unitChange"],
+        "date_only": ["effectiveDate"],
         "refs": {
             "contractID": "Contracts",
             "serviceID": "Services",
@@ -151,6 +225,7 @@ _OVERLAY: dict[str, dict[str, Any]] = {
         "singular": "ContractServiceUnit",
         "parent": ("Contracts", "contractID"),
         "read_only_entity": True,
+        "date_only": ["startDate", "endDate"],
         "refs": {"contractID": "Contracts", "contractServiceID": "ContractServices", "serviceID": "Services"},
     },
     "ContractCharges": {
@@ -169,6 +244,7 @@ _OVERLAY: dict[str, dict[str, Any]] = {
             "billableAmount",
         ],
         "immutable": ["contractID"],
+        "date_only": ["datePurchased"],
         "refs": {
             "contractID": "Contracts",
             "productID": "Products",
@@ -225,17 +301,25 @@ def entity_defs() -> dict[str, EntityDef]:
         immutable = set(overlay.get("immutable", []))
         refs: dict[str, str] = overlay.get("refs", {})
         picklists = set(overlay.get("picklists", []))
+        date_only = set(overlay.get("date_only", []))
+        lengths = FIELD_LENGTHS.get(name, {})
         fields: dict[str, FieldDef] = {}
         for fname, (stype, fmt) in model["fields"].items():
+            kind = _kind(stype, fmt)
             fields[fname] = FieldDef(
                 name=fname,
-                kind=_kind(stype, fmt),
+                kind=kind,
                 required=fname in required,
                 read_only=fname in read_only,
                 immutable=fname in immutable,
                 reference=refs.get(fname),
                 picklist=fname in picklists,
+                length=lengths.get(fname, DEFAULT_STRING_LENGTH) if kind == "string" else 0,
+                date_only=fname in date_only,
             )
+        unknown = (set(lengths) | date_only) - set(fields)
+        if unknown:
+            raise ValueError(f"{name}: lengths/date-only name fields the model lacks: {sorted(unknown)}")
         parent = overlay.get("parent")
         out[name] = EntityDef(
             name=name,
@@ -246,5 +330,7 @@ def entity_defs() -> dict[str, EntityDef]:
             has_udfs="userDefinedFields" in fields,
             singular=overlay.get("singular", name),
             by_lower={f.lower(): d for f, d in fields.items()},
+            updatable=frozenset(overlay.get("updatable", [])),
+            string_fields=tuple((f.name, f.length) for f in fields.values() if f.kind == "string"),
         )
     return out

@@ -13,7 +13,7 @@ from psabridge.emulator.schema import entity_defs
 DEMO_USERNAME = "psabridge-api@demo.example"
 DEMO_SECRET = "demo-secret"
 DEMO_INTEGRATION_CODE = "PSABRIDGE-DEMO"
-SEED_TIMESTAMP = "2026-01-05T09:00:00.000Z"
+SEED_TIMESTAMP = "2026-01-05T09:00:00Z"
 
 
 def _pick(
@@ -189,7 +189,7 @@ def seed_records(udfs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[int, d
             userType=1 if license_type != 7 else 17,
             initials=(first[0] + last[0]).upper(),
             title="API User" if license_type == 7 else "Technician",
-            hireDate="2020-01-06T00:00:00",
+            hireDate="2020-01-06T00:00:00Z",
         )
     codes = [
         (29682801, "Remote Support", 1, None),
@@ -329,8 +329,8 @@ def seed_records(udfs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[int, d
         contractName="Northwind - Time and Materials",
         contractType=1,
         status=1,
-        startDate="2026-01-01T00:00:00",
-        endDate="2026-12-31T00:00:00",
+        startDate="2026-01-01T00:00:00Z",
+        endDate="2026-12-31T00:00:00Z",
         billingPreference=1,
         timeReportingRequiresStartAndStopTimes=1,
         isDefaultContract=True,

@@ -5,6 +5,9 @@ threads). With a state file, every committed change is appended to a journal bes
 the API answers (see :mod:`psabridge.emulator.store`), so a killed sync process, or the emulator
 itself, can restart against the same tenant. Every write notes the rows it sets or deletes with
 :meth:`EmulatorTenant._touch` and ends with :meth:`EmulatorTenant._commit`.
+
+Rules whose public evidence is missing are switchable (:class:`psabridge.emulator.rules.RuleSwitches`,
+``tenant.rules``); the evidence for every rule is in docs/autotask-fidelity.md.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from psabridge.emulator import seed
 from psabridge.emulator.errors import EmulatorError
 from psabridge.emulator.ledger import ServiceLedger
-from psabridge.emulator.query import compile_filter, index_hint, lower_keys
+from psabridge.emulator.query import compile_filter, index_hint, lower_keys, never, unknown_field
+from psabridge.emulator.rules import RuleSwitches
 from psabridge.emulator.schema import EntityDef, entity_defs
 from psabridge.emulator.store import DEFAULT_COMPACT_BYTES, StateStore
 from psabridge.emulator.values import coerce, now_stamp, parse_datetime
@@ -37,6 +41,28 @@ class ApiUser:
     secret: str
     integration_code: str
     resource_id: int = 29682889
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """Who the headers identify, or why not: ``no_user``/``bad_secret`` answer 401 (empty body),
+    ``unknown_user``/``bad_code`` answer 500 with an ``errors`` message (apigrate/autotask-restapi#19)."""
+
+    user: ApiUser | None
+    failure: Literal["no_user", "unknown_user", "bad_secret", "bad_code"] | None = None
+
+
+#: Wording of the 500 for an unknown API user / a wrong integration code (invented: not captured publicly).
+UNKNOWN_USER_MESSAGE = "Unable to authenticate: the UserName is not an API user of this Autotask database."
+BAD_CODE_MESSAGE = "Unable to authenticate: the ApiIntegrationCode is not valid for this API user."
+#: Invented wordings (the rules have evidence, the messages do not): see docs/autotask-fidelity.md.
+CONTRACT_SERVICE_UPDATE_MESSAGE = (
+    "Only unitPrice and invoiceDescription of a ContractService can be updated; {field} cannot be changed."
+)
+DUPLICATE_SERVICE_MESSAGE = (
+    "Service {service} is already on contract {contract}; add units with a ContractServiceAdjustment "
+    "(allowRepeatService adds a repeat of the service)."
+)
 
 
 def _fresh_state() -> dict[str, Any]:
@@ -67,6 +93,7 @@ class EmulatorTenant:
         zone_name: str = "Emulator Zone (psabridge)",
         fsync: bool = False,
         compact_bytes: int = DEFAULT_COMPACT_BYTES,
+        rules: RuleSwitches | None = None,
     ) -> None:
         self.users = [ApiUser(username, secret, integration_code)]
         self.zone_name = zone_name
@@ -74,8 +101,15 @@ class EmulatorTenant:
         self.state_file = Path(state_file) if state_file else None
         self.defs = entity_defs()
         self.ledger = ServiceLedger(self)
+        self.initial_rules = (rules or RuleSwitches()).copy()
+        self.rules = self.initial_rules.copy()
         self._version = 0  # bumped on every change; hash indexes built at an older version are stale
         self._indexes: dict[tuple[str, str], tuple[int, dict[Any, list[int]]]] = {}
+        # contract id -> its contract service ids; contract service id -> its ContractServiceUnits ids.
+        # Kept up to date by every write (contract services are never deleted, contractID is immutable),
+        # built lazily from the records after a load or reset.
+        self._services_of_contract: dict[int, list[int]] | None = None
+        self._units_of_service: dict[int, list[int]] | None = None
         self._touched: set[tuple[str, str, int]] = set()
         self.store = (
             StateStore(self.state_file, fsync=fsync, compact_bytes=compact_bytes) if self.state_file else None
@@ -135,10 +169,13 @@ class EmulatorTenant:
                 self.store.close(self.state)
 
     def reset(self) -> None:
-        """Back to the seeded tenant (API users are kept)."""
+        """Back to the seeded tenant and the initial rule switches (API users are kept)."""
         with self.lock:
             self.state = _fresh_state()
+            self.rules = self.initial_rules.copy()
             self._touched.clear()
+            self._services_of_contract = None
+            self._units_of_service = None
             self._version += 1
             if self.store:
                 self.store.compact(self.state)  # a new tenant: snapshot it whole, drop the journal
@@ -153,17 +190,21 @@ class EmulatorTenant:
             return copy.deepcopy({"entities": entities, "denied": self.state["denied"]})
 
     # ----- auth & permissions ------------------------------------------------------------------
-    def authenticate(self, username: str | None, secret: str | None, code: str | None) -> ApiUser | None:
-        """The API user these headers identify, or None (the caller answers 401)."""
-        for user in self.users:
-            if (
-                username is not None
-                and username.lower() == user.username.lower()
-                and secret == user.secret
-                and code == user.integration_code
-            ):
-                return user
-        return None
+    def authenticate(self, username: str | None, secret: str | None, code: str | None) -> AuthResult:
+        """The API user these headers identify, or the reason they do not (see :class:`AuthResult`).
+
+        Checked in the order apigrate/autotask-restapi#19 reports Autotask's answers: the user name
+        (unknown: 500), the secret (wrong: 401), the integration code (wrong: 500)."""
+        if not username:
+            return AuthResult(None, "no_user")
+        user = next((u for u in self.users if u.username.lower() == username.lower()), None)
+        if user is None:
+            return AuthResult(None, "unknown_user")
+        if secret != user.secret:
+            return AuthResult(None, "bad_secret")
+        if code != user.integration_code:
+            return AuthResult(None, "bad_code")
+        return AuthResult(user)
 
     def knows_user(self, username: str) -> bool:
         return any(u.username.lower() == username.lower() for u in self.users)
@@ -234,7 +275,7 @@ class EmulatorTenant:
         edef = self.defs[entity]
         with self.lock:
             predicate = compile_filter(edef, query, self.udf_names(entity))
-            if self.is_denied(entity):
+            if self.is_denied(entity) or predicate is never:
                 return []
             rows = self._rows(entity)
             hint = index_hint(edef, query)
@@ -273,8 +314,38 @@ class EmulatorTenant:
         with self.lock:
             if self.is_denied(entity):
                 return []
+            pfield = self.defs[entity].parent_field
+            if pfield is None:
+                return []
             rows = self._rows(entity)
-            return [rows[k] for k in sorted(rows) if self._under_parent(entity, rows[k], parent_id)]
+            return [rows[k] for k in sorted(self._index(entity, pfield).get(parent_id, ())) if k in rows]
+
+    # ----- derived indexes of contract services ------------------------------------------------
+    def services_of_contract(self, contract_id: int) -> list[dict[str, Any]]:
+        """The contract services of a contract, by id (an index, not a scan)."""
+        if self._services_of_contract is None:
+            index: dict[int, list[int]] = {}
+            for key, cs in sorted(self._rows("ContractServices").items()):
+                index.setdefault(cs["contractID"], []).append(key)
+            self._services_of_contract = index
+        rows = self._rows("ContractServices")
+        return [rows[k] for k in self._services_of_contract.get(contract_id, ()) if k in rows]
+
+    def add_contract_service(self, cs: dict[str, Any]) -> None:
+        """Store a new contract service (from a create or an adjustment) and index it."""
+        self._rows("ContractServices")[cs["id"]] = cs
+        self._touch("records", cs["id"], "ContractServices")
+        if self._services_of_contract is not None:
+            self._services_of_contract.setdefault(cs["contractID"], []).append(cs["id"])
+
+    def unit_row_ids(self, cs_id: int) -> list[int]:
+        """Ids of the ContractServiceUnits rows of a contract service (an index, not a scan)."""
+        if self._units_of_service is None:
+            index: dict[int, list[int]] = {}
+            for key, row in self._rows("ContractServiceUnits").items():
+                index.setdefault(row["contractServiceID"], []).append(key)
+            self._units_of_service = index
+        return self._units_of_service.setdefault(cs_id, [])
 
     # ----- writes ------------------------------------------------------------------------------
     def _body(self, entity: str, body: Any) -> dict[str, Any]:
@@ -283,21 +354,52 @@ class EmulatorTenant:
         return body
 
     def _writable(
-        self, edef: EntityDef, body: dict[str, Any], *, extra: tuple[str, ...] = ()
+        self, edef: EntityDef, body: dict[str, Any], *, current: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Body values converted to stored types; read-only and unknown fields are ignored, like Autotask."""
+        """Body values converted to stored types (``current`` is the record an update changes).
+
+        ``id`` is never a value (Autotask's own examples send ``"id": 0`` on create). Switchable strict
+        readings (``self.rules``): unknown fields refused (else ignored); read-only fields refused on
+        create and when changed on update (else ignored); null values refused on create."""
+        rules = self.rules
+        creating = current is None
+        errors: list[str] = []
         values: dict[str, Any] = {}
         for key, raw in body.items():
-            if str(key).lower() in extra:
-                continue
             fdef = edef.find(str(key))
-            if fdef is None or fdef.read_only or fdef.name == "id":
+            if fdef is None:
+                if rules.refuse_unknown_fields:
+                    errors.append(unknown_field(str(key), edef))
+                continue
+            if fdef.name == "id":
+                continue
+            if creating and raw is None and rules.refuse_null_on_create:
+                errors.append(f"A null value was sent for {fdef.name}: leave the field out instead.")
+                continue
+            if fdef.read_only:
+                unchanged = current is not None and self._stored(edef, fdef.name, raw) == current.get(
+                    fdef.name
+                )
+                if rules.refuse_read_only_fields and not unchanged:
+                    errors.append(f"{fdef.name} is read-only and cannot be set on a {edef.singular}.")
                 continue
             if fdef.kind == "udf":
                 values[fdef.name] = self._udfs_from_body(edef, raw)
                 continue
             values[fdef.name] = coerce(edef.name, fdef, raw)
+        if errors:
+            raise EmulatorError(500, errors)
         return values
+
+    def _stored(self, edef: EntityDef, name: str, raw: Any) -> Any:
+        """``raw`` converted like a stored value (to compare a read-only field sent back unchanged)."""
+        fdef = edef.fields[name]
+        if fdef.kind == "udf":
+            return self._udfs_from_body(edef, raw)
+        try:
+            return coerce(edef.name, fdef, raw)
+        except EmulatorError:
+            return raw
 
     def _udfs_from_body(self, edef: EntityDef, raw: Any) -> list[dict[str, Any]]:
         if raw is None:
@@ -313,7 +415,8 @@ class EmulatorTenant:
             name = known.get(str(item.get("name", "")).lower())
             if name is None:
                 raise EmulatorError(
-                    500, [f"Unable to find user-defined field {item.get('name')} in the {edef.name} entity."]
+                    500,
+                    [f"Unable to find user-defined field {item.get('name')} in the {edef.singular} Entity."],
                 )
             value = item.get("value")
             out.append({"name": name, "value": None if value is None else str(value)})
@@ -324,7 +427,9 @@ class EmulatorTenant:
         by_name = {u["name"]: u["value"] for u in changes}
         return [{"name": u["name"], "value": by_name.get(u["name"], u["value"])} for u in current]
 
-    def _validate(self, edef: EntityDef, record: dict[str, Any], changed: set[str]) -> None:
+    def _validate(
+        self, edef: EntityDef, record: dict[str, Any], changed: set[str], *, creating: bool
+    ) -> None:
         errors: list[str] = []
         for fdef in edef.fields.values():
             value = record.get(fdef.name)
@@ -345,6 +450,20 @@ class EmulatorTenant:
                     )
         if errors:
             raise EmulatorError(500, errors)
+        self._check_lengths(edef, record, creating=creating)
+
+    @staticmethod
+    def _check_lengths(edef: EntityDef, record: dict[str, Any], *, creating: bool) -> None:
+        """Every string field of the whole record (an update re-validates stored values too, as in
+        n8n-nodes-autotask#48), with Autotask's message and record trailer."""
+        errors = [
+            f"String value exceeds maximum length (field:{name}). "
+            for name, length in edef.string_fields
+            if isinstance(value := record.get(name), str) and len(value) > length
+        ]
+        if errors:
+            verb = "creating" if creating else "updating"
+            raise EmulatorError(500, [*errors, f"Error {verb} entity for record number [1]."])
 
     def create(
         self,
@@ -362,8 +481,7 @@ class EmulatorTenant:
             body = self._body(entity, body)
             if entity == "ContractServiceAdjustments":
                 return self.ledger.adjust(edef, body, parent_id)
-            extra = ("unitquantity",) if entity == "ContractServices" else ()
-            values = self._writable(edef, body, extra=extra)
+            values = self._writable(edef, body)
             self._apply_parent(edef, values, parent_id)
             record = seed.blank(entity)
             if edef.has_udfs:
@@ -375,15 +493,17 @@ class EmulatorTenant:
             if changes_udfs:
                 record["userDefinedFields"] = self._merge_udfs(record["userDefinedFields"], changes_udfs)
             self._defaults(entity, record)
-            self._validate(edef, record, set(edef.fields))
-            initial_units = self._create_rules(entity, record, body)
+            self._validate(edef, record, set(edef.fields), creating=True)
+            self._create_rules(entity, record)
             new_id = self._next_id(entity)
             record["id"] = new_id
             self._stamp_create(entity, record, actor, impersonate)
-            self._rows(entity)[new_id] = record
-            self._touch("records", new_id, entity)
             if entity == "ContractServices":
-                self.ledger.add_unit_event(record, self._contract(record["contractID"]), initial_units, None)
+                # 0 units and no ContractServiceUnits rows until an adjustment adds units
+                self.add_contract_service(record)
+            else:
+                self._rows(entity)[new_id] = record
+                self._touch("records", new_id, entity)
             self._commit()
             return new_id
 
@@ -413,6 +533,9 @@ class EmulatorTenant:
         """Values Autotask fills in when a create leaves them out."""
         if entity in ("Companies", "Services") and record.get("isActive") is None:
             record["isActive"] = True
+        if entity == "ContractServices" and record.get("unitPrice") is None:
+            service = self._rows("Services").get(record.get("serviceID") or 0) or {}
+            record["unitPrice"] = service.get("unitPrice")
         if entity == "ContractCharges":
             if record.get("status") is None:
                 record["status"] = next(
@@ -473,36 +596,37 @@ class EmulatorTenant:
             )
         return contract
 
+    def recurring_type(self) -> int | None:
+        """The tenant's contractType value of "Recurring Service" (7 in Autotask)."""
+        return self.picklist_id("Contracts", "contractType", RECURRING_SERVICE_LABEL)
+
     def _require_recurring(self, contract: dict[str, Any]) -> None:
-        recurring = self.picklist_id("Contracts", "contractType", RECURRING_SERVICE_LABEL)
-        if contract.get("contractType") != recurring:
+        if contract.get("contractType") != self.recurring_type():
             raise EmulatorError(
                 500, ["Contract services can only be added to contracts of type Recurring Service."]
             )
 
-    def _create_rules(self, entity: str, record: dict[str, Any], body: dict[str, Any]) -> int:
-        """Entity business rules on create; returns the initial units of a contract service."""
+    def _create_rules(self, entity: str, record: dict[str, Any]) -> None:
+        """Entity business rules on create (after field validation)."""
         self._common_rules(entity, record)
+        if entity == "Contracts":
+            recurring = self.recurring_type()
+            if record.get("contractType") == recurring and record.get("contractPeriodType") is None:
+                # ecitsolutions/Autotask#39 (a real tenant's answer)
+                raise EmulatorError(
+                    500, [f"Contracts of type {recurring} (Recurring Services) require a ContractPeriodType."]
+                )
         if entity == "ContractServices":
             contract = self._contract(record["contractID"])
             self._require_recurring(contract)
-            for other in self._rows("ContractServices").values():
-                if other["contractID"] == record["contractID"] and other["serviceID"] == record["serviceID"]:
-                    raise EmulatorError(
-                        500, ["This service already exists on the contract; adjust its units instead."]
-                    )
-            raw_units = lower_keys(body).get("unitquantity", 1)
-            if (
-                isinstance(raw_units, bool)
-                or not isinstance(raw_units, int | float)
-                or raw_units < 0
-                or raw_units != int(raw_units)
+            if self.rules.refuse_duplicate_contract_service and any(
+                other["serviceID"] == record["serviceID"]
+                for other in self.services_of_contract(contract["id"])
             ):
                 raise EmulatorError(
-                    500, [f"Unable to convert value '{raw_units}' of field 'unitQuantity' to integer."]
+                    500,
+                    [DUPLICATE_SERVICE_MESSAGE.format(service=record["serviceID"], contract=contract["id"])],
                 )
-            return int(raw_units)
-        return 0
 
     def _common_rules(self, entity: str, record: dict[str, Any]) -> None:
         if entity == "Contracts":
@@ -528,6 +652,9 @@ class EmulatorTenant:
                 raise EmulatorError(500, ["ownerResourceID must be an active resource."])
         if entity == "ContractCharges":
             contract = self._contract(record["contractID"])
+            if record.get("productID") is None and record.get("billingCodeID") is None:
+                # ContractChargesEntity page: a charge needs a product or a billing code
+                raise EmulatorError(500, ["A contract charge requires a productID or a billingCodeID."])
             cs_id = record.get("contractServiceID")
             if cs_id is not None:
                 cs = self._rows("ContractServices").get(cs_id)
@@ -554,13 +681,6 @@ class EmulatorTenant:
             self._require_permission(entity, "update")
             body = self._body(entity, body)
             lowered = lower_keys(body)
-            if entity == "ContractServices" and "unitquantity" in lowered:
-                raise EmulatorError(
-                    500,
-                    [
-                        "unitQuantity of a contract service cannot be updated; create a ContractServiceAdjustment instead."
-                    ],
-                )
             raw_id = lowered.get("id")
             fdef_id = edef.fields["id"]
             item_id = coerce(entity, fdef_id, raw_id) if raw_id is not None else None
@@ -571,7 +691,9 @@ class EmulatorTenant:
             current = self._rows(entity).get(item_id)
             if current is None or not self._under_parent(entity, current, parent_id):
                 raise EmulatorError(500, [f"{edef.singular} with id {item_id} was not found."])
-            values = self._writable(edef, body)
+            if entity == "ContractCharges" and current.get("isBilled"):
+                raise EmulatorError(500, ["A contract charge that has been billed cannot be updated."])
+            values = self._writable(edef, body, current=current)
             if (
                 parent_id is not None
                 and edef.parent_field
@@ -579,20 +701,27 @@ class EmulatorTenant:
                 and not replace
             ):
                 values.pop(edef.parent_field, None)
+            limited = bool(edef.updatable) and self.rules.contract_service_update_limited
             merged = dict(current)
             if replace:
                 for fdef in edef.fields.values():
                     if not fdef.read_only and fdef.kind != "udf" and fdef.name not in values:
                         if fdef.immutable or fdef.name == edef.parent_field:
                             continue  # cannot be cleared; Autotask keeps it
+                        if limited and fdef.name not in edef.updatable:
+                            continue  # not updatable at all: kept
                         merged[fdef.name] = None
             new_udfs = values.pop("userDefinedFields", None)
             for name, value in values.items():
+                if value == current.get(name):
+                    continue  # sending the stored value is harmless
                 fdef = edef.fields[name]
-                if fdef.immutable and value != current.get(name):
+                if fdef.immutable:
                     raise EmulatorError(
                         500, [f"The field {name} cannot be changed after the {edef.singular} is created."]
                     )
+                if limited and name not in edef.updatable:
+                    raise EmulatorError(500, [CONTRACT_SERVICE_UPDATE_MESSAGE.format(field=name)])
             merged.update(values)
             if new_udfs is not None:
                 merged["userDefinedFields"] = (
@@ -601,7 +730,7 @@ class EmulatorTenant:
                     else self._merge_udfs(current.get("userDefinedFields") or [], new_udfs)
                 )
             changed = {n for n in values if values[n] != current.get(n)}
-            self._validate(edef, merged, changed)
+            self._validate(edef, merged, changed, creating=False)
             self._common_rules(entity, merged)
             stamp = now_stamp()
             for name in ("lastModifiedDate", "lastModifiedDateTime", "lastTrackedModifiedDateTime"):
@@ -615,9 +744,8 @@ class EmulatorTenant:
             if entity == "Contracts" and (
                 merged["startDate"] != current.get("startDate") or merged["endDate"] != current.get("endDate")
             ):
-                for cs in list(self._rows("ContractServices").values()):
-                    if cs["contractID"] == item_id:
-                        self.ledger.rebuild_units(cs, merged)  # billing periods follow the contract dates
+                for cs in self.services_of_contract(item_id):
+                    self.ledger.rebuild_units(cs, merged)  # billing periods follow the contract dates
             self._commit()
             return int(item_id)
 

@@ -3,6 +3,8 @@
 with running_emulator() as emu:
     client = AutotaskClient(AutotaskCredentials(*emu.credentials), zone_url=emu.zone_url)
     emu.control.add_fault(action="500", method="POST", entity="Contracts")
+    emu.control.set_rules(refuse_unknown_fields=False)   # the lenient reading of an unverified rule
+    emu.control.move_zone()                             # the tenant now answers under emu.moved_api_url
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import uvicorn
 
 from psabridge.emulator import seed
 from psabridge.emulator.app import Emulator, create_emulator_app
+from psabridge.emulator.control import ZONE_PREFIXES
 from psabridge.emulator.limits import LimitSettings
+from psabridge.emulator.rules import RuleSwitches
 from psabridge.emulator.tenant import EmulatorTenant
 
 
@@ -56,7 +60,8 @@ class EmulatorControl:
 
     def add_fault(self, **rule: Any) -> dict[str, Any]:
         """``action`` ("500"|"429"|"thread_limit"|"drop_after_commit"|"latency"), ``method``, ``entity``
-        (regex on the entity name), ``path`` (regex), ``count`` (default 1, None = always), ``skip``, ``ms``."""
+        (regex on the entity name), ``path`` (regex), ``count`` (default 1, None = always), ``skip``, ``ms``,
+        ``status`` (thread_limit only: answer with this status)."""
         data: dict[str, Any] = self._ok(self._http.post("/faults", json=rule))
         return data
 
@@ -87,6 +92,32 @@ class EmulatorControl:
         data: dict[str, Any] = self._ok(self._http.post("/limits", json=limits))
         return data
 
+    def rules(self) -> dict[str, Any]:
+        """The strictness switches (psabridge.emulator.rules.RuleSwitches) as they are now."""
+        data: dict[str, Any] = self._ok(self._http.get("/rules"))
+        return data
+
+    def set_rules(self, **switches: Any) -> dict[str, Any]:
+        """Change some switches, e.g. ``set_rules(one_adjustment_per_service_date=False)``; reset restores."""
+        data: dict[str, Any] = self._ok(self._http.post("/rules", json=switches))
+        return data
+
+    def reset_rules(self) -> dict[str, Any]:
+        """Every switch back to its default (strict)."""
+        data: dict[str, Any] = self._ok(self._http.post("/rules", json={"reset": True}))
+        return data
+
+    def move_zone(self, moved: bool = True) -> dict[str, Any]:
+        """Move the tenant to zone 2 (``moved=False``: back to zone 1): the old base then answers 401 and
+        zoneInformation names the new URL. Reset moves it back."""
+        data: dict[str, Any] = self._ok(self._http.post("/zone", json={"moved": moved}))
+        return data
+
+    def zone(self) -> dict[str, Any]:
+        """``{"moved", "zone", "zoneName", "url"}``: where the tenant lives now."""
+        data: dict[str, Any] = self._ok(self._http.get("/zone"))
+        return data
+
     def close(self) -> None:
         self._http.close()
 
@@ -107,8 +138,18 @@ class EmulatorHandle:
 
     @property
     def api_url(self) -> str:
-        """The REST base the zone answer points at."""
+        """The REST base of zone 1, where the tenant lives until a zone move."""
         return f"{self.base_url}/ATServicesRest/"
+
+    @property
+    def moved_api_url(self) -> str:
+        """The REST base of zone 2, where the tenant lives after ``control.move_zone()``."""
+        return f"{self.base_url}{ZONE_PREFIXES[2]}/ATServicesRest/"
+
+    @property
+    def current_api_url(self) -> str:
+        """The REST base the zone answer points at now (``api_url`` or ``moved_api_url``)."""
+        return self.moved_api_url if self.emulator.zone == 2 else self.api_url
 
     @property
     def tenant(self) -> EmulatorTenant:
@@ -139,13 +180,15 @@ def running_emulator(
     state_file: str | Path | None = None,
     fsync: bool = False,
     limits: LimitSettings | None = None,
+    rules: RuleSwitches | None = None,
     host: str = "127.0.0.1",
     port: int | None = None,
 ) -> Iterator[EmulatorHandle]:
     """Serve a fresh emulator on ``host`` in a background thread; stop it on exit.
 
     With ``state_file`` the tenant is kept there (snapshot + journal, ``fsync`` after each write when
-    asked) and compacted into the snapshot when the server stops.
+    asked) and compacted into the snapshot when the server stops. ``rules`` are the strictness switches
+    the tenant starts with and every reset restores (default: all strict).
     """
     tenant = EmulatorTenant(
         username=username,
@@ -153,6 +196,7 @@ def running_emulator(
         integration_code=integration_code,
         state_file=state_file,
         fsync=fsync,
+        rules=rules,
     )
     app = create_emulator_app(tenant, limits=limits)
     port = port or _free_port(host)

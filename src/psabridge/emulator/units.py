@@ -3,7 +3,8 @@
 Autotask never lets anyone set a contract service's units directly; every change is an adjustment with
 an effective date, and the outcome is visible as one ContractServiceUnits row per billing period (a
 period that starts mid-way, at an effective date, is split). Periods are anchored at the contract's
-start date and last as long as the service's period type (else the contract's period type, else a month).
+start date and last as long as the contract's period type (Autotask's ContractServiceUnits page: "as set
+by the contract's Contract Period Type"), not the service's. Rows start at the first adjustment.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from psabridge.emulator.values import add_months, format_date
 
 @dataclass(frozen=True)
 class UnitEvent:
-    """One change of a contract service's units: initial quantity or an adjustment."""
+    """One change of a contract service's units (an adjustment)."""
 
     effective: date
     unit_change: int

@@ -1,7 +1,12 @@
 """Conversions between JSON values and field types, the way Autotask's REST layer does them.
 
-Dates are UTC and Autotask accepts them with or without a ``Z`` (or an explicit ``+00:00``); the
-emulator stores them without an offset, as Autotask returns business dates.
+Date-times are stored and returned in UTC (Autotask's REST_API_Calls page), rendered in Autotask's current
+form: ``2026-01-31T09:05:00Z``, fractional seconds only when non-zero (``…:00.52Z``). A submitted
+date-time with an offset is converted to UTC; without one it is taken as UTC. Date-only fields (no time
+in Autotask's UI: contract dates, adjustment effective dates, ...) keep the submitted calendar date and
+get midnight: the time part and any offset are dropped, never converted.
+
+Booleans are JSON ``true``/``false`` only (Autotask: other values, including strings and numbers, fail).
 """
 
 from __future__ import annotations
@@ -13,34 +18,46 @@ from psabridge.emulator.errors import EmulatorError
 from psabridge.emulator.schema import FieldDef
 
 
-def parse_datetime(value: Any) -> datetime:
-    """Parse an Autotask date-time (``2026-01-31``, ``2026-01-31T00:00:00``, with ``Z`` or offset)."""
+def _parse_as_written(value: Any) -> datetime:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"not a date-time: {value!r}")
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
+    return datetime.fromisoformat(text)
+
+
+def parse_datetime(value: Any) -> datetime:
+    """Parse an Autotask date-time (``2026-01-31``, ``2026-01-31T00:00:00``, with ``Z`` or offset) to
+    naive UTC."""
+    parsed = _parse_as_written(value)
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed
 
 
 def format_datetime(moment: datetime) -> str:
-    """Autotask's business-date rendering: seconds precision, no offset."""
-    if moment.microsecond:
-        return moment.isoformat(timespec="milliseconds")
-    return moment.isoformat(timespec="seconds")
+    """A UTC date-time as Autotask renders it: ``Z``, milliseconds only when non-zero, zeros trimmed."""
+    text = moment.replace(tzinfo=None).isoformat(timespec="seconds")
+    millis = moment.microsecond // 1000
+    if millis:
+        text += f".{millis:03d}".rstrip("0")
+    return text + "Z"
 
 
 def format_date(day: date) -> str:
-    """A date as Autotask date-time (midnight)."""
-    return f"{day.isoformat()}T00:00:00"
+    """A date-only value as Autotask renders it (midnight, ``Z``)."""
+    return f"{day.isoformat()}T00:00:00Z"
+
+
+def parse_date_only(value: Any) -> date:
+    """The calendar date as submitted: ``2026-01-31T23:30:00-08:00`` is 2026-01-31 (no conversion)."""
+    return _parse_as_written(value).date()
 
 
 def now_stamp() -> str:
-    """A system timestamp (create/modified dates), with ``Z`` as Autotask sends those."""
-    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    """A system timestamp (create/modified dates)."""
+    return format_datetime(datetime.now(UTC))
 
 
 def add_months(day: date, months: int) -> date:
@@ -82,12 +99,10 @@ def coerce(entity: str, fdef: FieldDef, value: Any) -> Any:
         if kind == "boolean":
             if isinstance(value, bool):
                 return value
-            if isinstance(value, int) and value in (0, 1):
-                return bool(value)
-            if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-                return value.strip().lower() == "true"
             raise ValueError
         if kind == "datetime":
+            if fdef.date_only:
+                return format_date(parse_date_only(value))
             return format_datetime(parse_datetime(value))
         if kind == "string":
             if isinstance(value, bool | dict | list):
