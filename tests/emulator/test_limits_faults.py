@@ -150,3 +150,13 @@ def test_calls_are_counted_per_entity_and_verb(api: httpx.Client, emulator: Any)
     assert calls["total"] == 6
     emulator.control.reset()
     assert emulator.control.calls()["total"] == 0
+
+
+def test_zone_information_is_not_thread_limited_or_counted(api: httpx.Client, emulator: Any) -> None:
+    emulator.control.set_limits(max_concurrent=0, reset_counter=True)  # every API call is thread-limited
+    assert api.get("/Companies/0").status_code in (429, 500)
+    for _ in range(3):
+        zone = httpx.get(emulator.zone_url, params={"user": emulator.credentials.username})
+        assert zone.status_code == 200
+    emulator.control.set_limits(max_concurrent=3)
+    assert api.get("/ThresholdInformation").json()["currentTimeframeRequestCount"] == 2

@@ -280,3 +280,33 @@ def test_sample_data_owners_exist_as_resources(api: httpx.Client) -> None:
         ]
     }
     assert len(api.post("/Resources/query", json=body).json()["items"]) == 3
+
+
+def test_emulator_readings_of_contract_product_contact_and_charge_rules(api: httpx.Client) -> None:
+    """Rules without public evidence the emulator keeps as its own strict reading (fidelity doc)."""
+    no_code = api.post("/Contracts", json=contract_body(setupFee=100))
+    assert no_code.status_code == 500 and "setupFeeBillingCodeID" in no_code.json()["errors"][0]
+    with_recurring_code = api.post(
+        "/Products",
+        json={"name": "P", "isActive": True, "productBillingCodeID": 29682810, "isSerialized": False},
+    )
+    assert with_recurring_code.status_code == 500 and "Material" in with_recurring_code.json()["errors"][0]
+    contact = api.post(
+        "/Companies/180/Contacts", json={"firstName": "K", "lastName": "L", "isActive": 1}
+    ).json()["itemId"]
+    assert api.post("/Contracts", json=contract_body(contactID=contact)).status_code == 200
+    assert api.delete(f"/Companies/180/Contacts/{contact}").status_code == 500  # a contract names it
+    other = api.post("/Contracts", json=contract_body()).json()["itemId"]
+    cs_id = api.post(f"/Contracts/{other}/Services", json={"serviceID": 310}).json()["itemId"]
+    foreign = api.post(
+        "/Contracts/500/Charges",
+        json={
+            "name": "X",
+            "datePurchased": "2026-01-01",
+            "chargeType": 1,
+            "unitQuantity": 1,
+            "billingCodeID": 29682806,
+            "contractServiceID": cs_id,
+        },
+    )
+    assert foreign.status_code == 500 and "contractServiceID" in foreign.json()["errors"][0]

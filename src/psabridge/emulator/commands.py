@@ -66,6 +66,8 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"  secret         : {secret}")
         typer.echo(f"  integration code: {integration_code}")
         typer.echo(f"  state file     : {state or '(in memory)'}")
+        typer.echo(f"  control API    : {base}/_emulator/ (reset, state, faults, limits, rules, zone, calls)")
+        typer.echo(f"  after a zone move (POST {base}/_emulator/zone): {base}/zone2/ATServicesRest/V1.0/")
         try:
             uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
         finally:
