@@ -310,3 +310,8 @@ def test_emulator_readings_of_contract_product_contact_and_charge_rules(api: htt
         },
     )
     assert foreign.status_code == 500 and "contractServiceID" in foreign.json()["errors"][0]
+    # a new default vendor of a product clears the old default (seeded: 400 = Microsoft for product 210)
+    assert api.post(
+        "/Products/210/Vendors", json={"vendorID": 175, "isActive": True, "isDefault": True}
+    ).is_success
+    assert api.get("/ProductVendors/400").json()["item"]["isDefault"] is False
