@@ -365,6 +365,7 @@ def test_replace_and_more_parent_routes(emu: Emu, client: AutotaskClient) -> Non
             "unitCost": Decimal("12.50"),
             "chargeType": client.picklist_value("ContractCharges", "chargeType", "operational"),
             "unitQuantity": 1,
+            "productID": next(client.query("Products", None, max_records=1))["id"],
         },
     )
     charge = client.get("ContractCharges", charge_id)

@@ -83,6 +83,7 @@ def test_admin_sets_up_the_connector_through_the_api(
         "product_billing_code_id": _by_label(lists["product_billing_codes"], "Software Licenses"),
         "service_billing_code_id": _by_label(lists["service_billing_codes"], "Managed Services"),
         "billing_frequencies": {"monthly": _by_label(lists["period_types"], "Monthly")},
+        "contract_period_types": {"monthly": _by_label(lists["contract_period_types"], "Monthly")},
         "manufacturers": {"Microsoft": 174},
     }
     refused = admin.put(f"/connectors/{cid}/settings", json=settings)

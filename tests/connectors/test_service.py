@@ -220,6 +220,10 @@ def _full_settings(lists: dict[str, list[opts.Option]]) -> AutotaskConnectorSett
             BillingFrequency.MONTHLY: _value(lists, "period_types", "Monthly"),
             BillingFrequency.ANNUAL: _value(lists, "period_types", "Yearly"),
         },
+        contract_period_types={
+            BillingFrequency.MONTHLY: _value(lists, "contract_period_types", "Monthly"),
+            BillingFrequency.ANNUAL: _value(lists, "contract_period_types", "Yearly"),
+        },
     )
 
 

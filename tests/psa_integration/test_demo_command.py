@@ -52,7 +52,8 @@ def _row(out: str, entity: str) -> dict[str, int]:
     found = re.search(rf"│ {entity}\s+│([\d │]+)│\n", out)
     assert found, out
     numbers = [int(n) for n in re.findall(r"\d+", found.group(1))]
-    return dict(zip(("synced", "pending", "needs_link", "blocked", "waiting", "error"), numbers, strict=True))
+    statuses = ("synced", "pending", "needs_link", "blocked", "waiting", "error", "drift")
+    return dict(zip(statuses, numbers, strict=True))
 
 
 def _digest(path: Path) -> str:

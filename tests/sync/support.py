@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from psabridge.autotask import AutotaskClient, AutotaskCredentials
@@ -294,8 +295,11 @@ class Fixture:
             "Contracts": sorted([f"{p}K{i['contract']}", f"{p}K{i['contract2']}"]),
             "ContractServices": sorted([f"{p}U{i['sub']}", f"{p}U{i['sub2']}", f"{p}U{i['sub3']}"]),
             "ContractCharges": [f"{p}R{i['refund']}"],
+            # every seat comes from an adjustment: initial units at the start, then the changes
             "adjustments": sorted(
                 [
+                    (f"{p}U{i['sub']}", "2026-01-01", 10),
+                    (f"{p}U{i['sub3']}", "2026-01-01", 6),
                     (f"{p}U{i['sub2']}", "2026-01-15", 4),
                     (f"{p}U{i['sub']}", "2026-02-15", 5),
                     (f"{p}U{i['sub']}", "2026-03-01", -2),
@@ -347,10 +351,37 @@ def build_fixture(hub: Hub) -> Fixture:
     )
 
 
+def name_repeats(env: SyncEnv, contract_services: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``contract_services`` with each repeat contract service (Allow Duplicated Services: it carries no
+    key in Autotask, whose internalDescription cannot be updated) named by the key of the subscription
+    linked to it, as if it carried that key."""
+    from psabridge.sync.keys import matching_key
+    from psabridge.sync.models import SyncLink
+
+    with env.factory() as session:
+        linked = {
+            int(link.autotask_id): matching_key(env.org_id, "subscription", link.hub_id)
+            for link in session.scalars(
+                select(SyncLink).where(
+                    SyncLink.connector_id == env.connector_id, SyncLink.record_type == "subscription"
+                )
+            )
+            if link.autotask_id is not None
+        }
+    out = []
+    for row in contract_services:
+        if not row.get("internalDescription") and row["id"] in linked:
+            row = {**row, "internalDescription": linked[row["id"]]}
+        out.append(row)
+    return out
+
+
 def signature(env: SyncEnv) -> dict[str, Any]:
-    """Our records in Autotask by matching key (duplicates show as repeated keys), and adjustments."""
+    """Our records in Autotask by matching key (duplicates show as repeated keys), and adjustments
+    (repeat contract services named by their subscription's key, see :func:`name_repeats`)."""
     state = env.emu.control.state()["entities"]
     p = f"PSB{env.org_id}-"
+    state["ContractServices"] = name_repeats(env, state["ContractServices"])
     fields = {
         "Products": "externalProductID",
         "Services": "externalID",

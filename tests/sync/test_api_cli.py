@@ -57,9 +57,10 @@ def test_plan_apply_history_and_records_over_rest(
         ("customers", "create", "Contacts"),
         ("agreements", "create", "Contracts"),
         ("services", "create", "ContractServices"),
+        ("changes", "adjust", "ContractServiceAdjustments"),  # its initial seats
         ("changes", "adjust", "ContractServiceAdjustments"),
     ]
-    assert body["write_calls"] == 6
+    assert body["write_calls"] == 7
     assert viewer.get("/sync/plan").status_code == 403  # planning reads the tenant: admins only
     assert viewer.post("/sync/runs").status_code == 403
 
@@ -143,13 +144,13 @@ def test_cli_plan_and_sync_json(env: SyncEnv, hub: Hub, monkeypatch: pytest.Monk
     planned = runner.invoke(app, ["plan", "--org", "acme", "--json"])
     assert planned.exit_code == 0, planned.output
     plan = json.loads(planned.stdout)
-    assert plan["write_calls"] == len(plan["operations"]) == 5
+    assert plan["write_calls"] == len(plan["operations"]) == 6
     human = runner.invoke(app, ["plan", "--org", "acme"])
     assert "Create Companies 'City Power & Light'" in human.stdout
     synced = runner.invoke(app, ["sync", "--org", "acme", "--json"])
     assert synced.exit_code == 0, synced.output
     data = json.loads(synced.stdout)
-    assert data["status"] == "succeeded" and data["planned_operations"] == 5
+    assert data["status"] == "succeeded" and data["planned_operations"] == 6
     again = json.loads(runner.invoke(app, ["plan", "--org", "acme", "--json"]).stdout)
     assert again["operations"] == []
     hub.account("Fourth Coffee", phone="n/a")

@@ -19,12 +19,22 @@ def _synced_subscription(env: SyncEnv, hub: Hub, quantity: int = 10) -> tuple[An
         for s in env.records("ContractServices")
         if s.get("internalDescription") == f"PSB{env.org_id}-U{sub.id}"
     )
+    # its seats came from one adjustment at the start (a contract service carries no units)
+    initial = [a for a in env.adjustments() if a["contractServiceID"] == cs["id"]]
+    assert [(a["unitChange"], a["effectiveDate"][:10]) for a in initial] == [(quantity, "2026-01-01")]
+    assert units_on(env, cs["id"], "2026-01-01") == quantity
+    cs["initial_adjustments"] = {a["id"] for a in initial}
     env.emu.control.clear_calls()
     return sub, cs
 
 
-def _adjustments_of(env: SyncEnv, cs_id: int) -> list[dict[str, Any]]:
-    return [a for a in env.adjustments() if a["contractServiceID"] == cs_id]
+def _adjustments_of(env: SyncEnv, cs: dict[str, Any]) -> list[dict[str, Any]]:
+    """The adjustments written after the first sync."""
+    return [
+        a
+        for a in env.adjustments()
+        if a["contractServiceID"] == cs["id"] and a["id"] not in cs["initial_adjustments"]
+    ]
 
 
 def test_seat_increase_on_the_15th(env: SyncEnv, hub: Hub) -> None:
@@ -33,7 +43,7 @@ def test_seat_increase_on_the_15th(env: SyncEnv, hub: Hub) -> None:
     hub.change(sub, date(2026, 2, 15), 15)
     run = env.sync()
     assert run.status == "succeeded"
-    adj = _adjustments_of(env, cs["id"])
+    adj = _adjustments_of(env, cs)
     assert len(adj) == 1
     assert adj[0]["unitChange"] == 5 and adj[0]["effectiveDate"].startswith("2026-02-15")
     assert units_on(env, cs["id"], "2026-02-14") == 10
@@ -41,7 +51,9 @@ def test_seat_increase_on_the_15th(env: SyncEnv, hub: Hub) -> None:
     calls = env.emu.control.calls()["calls"]
     assert count_calls(calls, writes_only=True) == 1
     assert sum(v.get("get", 0) for v in calls.values()) == 0  # no read-before-write
-    assert count_calls(calls) == 1  # linked records unchanged: not even a batched read
+    # linked records unchanged: no batched read before; after the push one date-filtered read of
+    # Autotask's units checks what it will invoice
+    assert calls == {"ContractServiceAdjustments": {"create": 1}, "ContractServiceUnits": {"query": 1}}
 
 
 def test_seat_decrease(env: SyncEnv, hub: Hub) -> None:
@@ -49,7 +61,7 @@ def test_seat_decrease(env: SyncEnv, hub: Hub) -> None:
     sub, cs = _synced_subscription(env, hub)
     hub.change(sub, date(2026, 3, 1), 7)
     assert env.sync().status == "succeeded"
-    adj = _adjustments_of(env, cs["id"])
+    adj = _adjustments_of(env, cs)
     assert [(a["unitChange"], a["effectiveDate"][:10]) for a in adj] == [(-3, "2026-03-01")]
     assert units_on(env, cs["id"], "2026-03-05") == 7
 
@@ -62,7 +74,7 @@ def test_two_changes_same_day_merge_into_one_adjustment(env: SyncEnv, hub: Hub) 
     plan = env.plan().plan
     assert len(plan.operations) == 1 and plan.operations[0].body["unitChange"] == 2
     assert run_ok(env)
-    adj = _adjustments_of(env, cs["id"])
+    adj = _adjustments_of(env, cs)
     assert [(a["unitChange"], a["effectiveDate"][:10]) for a in adj] == [(2, "2026-02-10")]
     statuses = env.statuses()
     assert statuses[("license_change_log", first.id)]["status"] == "synced"
@@ -86,7 +98,7 @@ def test_cancellation_adjusts_to_zero_and_keeps_the_service(env: SyncEnv, hub: H
         row.status, row.end_date = "cancelled", date(2026, 4, 1)
         s.commit()
     assert run_ok(env)
-    assert [a["unitChange"] for a in _adjustments_of(env, cs["id"])] == [-10]
+    assert [a["unitChange"] for a in _adjustments_of(env, cs)] == [-10]
     assert units_on(env, cs["id"], "2026-04-02") == 0
     assert any(s["id"] == cs["id"] for s in env.records("ContractServices"))
     assert env.plan().plan.operations == []
@@ -103,7 +115,7 @@ def test_cancellation_without_a_log_still_goes_to_zero(env: SyncEnv, hub: Hub) -
         row.status, row.end_date = "cancelled", date(2026, 5, 1)
         s.commit()
     assert run_ok(env)
-    assert [(a["unitChange"], a["effectiveDate"][:10]) for a in _adjustments_of(env, cs["id"])] == [
+    assert [(a["unitChange"], a["effectiveDate"][:10]) for a in _adjustments_of(env, cs)] == [
         (-4, "2026-05-01")
     ]
 
@@ -129,7 +141,7 @@ def test_refund_becomes_negative_charge(env: SyncEnv, hub: Hub) -> None:
     assert float(ch["unitPrice"]) * float(ch["unitQuantity"]) == -44.0
     assert ch["datePurchased"].startswith("2026-02-20")
     assert ch["purchaseOrderNumber"] == f"PSB{env.org_id}-R{log.id}"
-    assert _adjustments_of(env, cs["id"]) == []  # no seat change carried by this refund
+    assert _adjustments_of(env, cs) == []  # no seat change carried by this refund
     assert run_ok(env)
     assert len([c for c in env.records("ContractCharges") if c["contractID"] == cs["contractID"]]) == 1
 
@@ -147,7 +159,7 @@ def test_new_unit_price_rides_on_the_adjustment(env: SyncEnv, hub: Hub) -> None:
         product.unit_price = Decimal("99.00")
         s.commit()
     assert run_ok(env)
-    adj = _adjustments_of(env, cs["id"])
+    adj = _adjustments_of(env, cs)
     assert len(adj) == 1 and float(adj[0]["adjustedUnitPrice"]) == 19.5 and adj[0]["unitChange"] == 2
     service_after = next(s for s in env.records("Services") if s["id"] == cs["serviceID"])
     assert service_after["unitPrice"] == service_before["unitPrice"]
@@ -170,7 +182,7 @@ def test_archived_change_is_corrected_by_an_opposite_adjustment(env: SyncEnv, hu
     plan = env.plan().plan
     assert [(op.record_type, op.body["unitChange"]) for op in plan.operations] == [("reversal", -6)]
     assert run_ok(env)
-    adj = _adjustments_of(env, cs["id"])
+    adj = _adjustments_of(env, cs)
     assert sorted(a["unitChange"] for a in adj) == [-6, 6]
     assert units_on(env, cs["id"], "2026-02-15") == 16  # the pushed history stays
     assert units_on(env, cs["id"], date.today().isoformat()) == 10

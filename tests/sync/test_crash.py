@@ -140,9 +140,10 @@ def _sync_killed_when(env: SyncEnv, condition: Callable[[], bool], timeout: floa
 
 
 @pytest.mark.slow
-def test_killed_between_adding_a_repeat_service_and_tagging_it(env: SyncEnv, hub: Hub) -> None:
+def test_killed_between_adding_a_repeat_service_and_identifying_it(env: SyncEnv, hub: Hub) -> None:
     """Allow Duplicated Services = Yes: the process is killed right after the adjustment added the repeat
-    service, before its key was written into it. The next run tags that service; it adds no second one."""
+    service, before it was identified and linked. The next run finds that service (the one of this
+    service, starting on that date with those seats, linked to no hub record) and adds no second one."""
     from datetime import date
 
     from psabridge.hub import models as hub_models
@@ -161,7 +162,7 @@ def test_killed_between_adding_a_repeat_service_and_tagging_it(env: SyncEnv, hub
     expected["adjustments"] = sorted([*expected["adjustments"], (key, "2026-02-01", 3)])
     prefix = f"PSB{env.org_id}-"
 
-    def untagged() -> list[dict[str, object]]:
+    def unkeyed() -> list[dict[str, object]]:
         state = env.emu.control.state()["entities"]
         ours = {c["id"] for c in state["Contracts"] if str(c.get("contractNumber") or "").startswith(prefix)}
         return [
@@ -170,15 +171,15 @@ def test_killed_between_adding_a_repeat_service_and_tagging_it(env: SyncEnv, hub
             if s["contractID"] in ours and not s.get("internalDescription")
         ]
 
-    # the lookup after the repeat's adjustment is slow: the kill lands before the tagging
+    # the lookup after the repeat's adjustment is slow: the kill lands before it is answered
     env.emu.control.add_fault(
         action="latency", ms=3000, method="POST", entity="^ContractServices$", path=r"query$", count=None
     )
-    assert _sync_killed_when(env, lambda: bool(untagged()))
-    assert len(untagged()) == 1
+    assert _sync_killed_when(env, lambda: bool(unkeyed()))
+    assert len(unkeyed()) == 1
     env.emu.control.clear_faults()
     final = _sync_to_completion(env)
     assert final["status"] == "succeeded", final
-    assert untagged() == []
+    assert len(unkeyed()) == 1  # the same one, now linked: no second repeat was added
     assert signature(env) == expected
     assert _sync_to_completion(env)["planned_operations"] == 0

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from psabridge.autotask import AutotaskClient, AutotaskCredentials
 from psabridge.autotask.limits import TENANT_USAGE
 from psabridge.sync import service
-from psabridge.sync.models import JournalEntry
+from psabridge.sync.models import JournalEntry, SyncLink
 from psabridge.sync.reader import units_at
 from tests.sync.support import Hub, SyncEnv, build_fixture, signature
 
@@ -41,15 +41,25 @@ def _repeat_setup(env: SyncEnv, hub: Hub) -> tuple[Any, Any, Any]:
     return contract, first, second
 
 
-def _assert_two_tagged(env: SyncEnv, contract: Any, first: Any, second: Any) -> None:
+def _assert_two_services_with_own_seats(env: SyncEnv, contract: Any, first: Any, second: Any) -> None:
+    """Exactly two contract services of the product on the contract (no duplicate): the first carries
+    its key (written on create), the repeat is linked by its id (Autotask does not update a contract
+    service's internalDescription); each has its own seats in ContractServiceUnits."""
     p = f"PSB{env.org_id}-"
     services = _services_of(env, f"{p}K{contract.id}")
-    assert sorted(str(s.get("internalDescription")) for s in services) == sorted(
-        [f"{p}U{first.id}", f"{p}U{second.id}"]
-    ), services  # exactly two contract services, both carrying their key: no duplicate, none untagged
-    repeat = next(s for s in services if s["internalDescription"] == f"{p}U{second.id}")
-    units = [r for r in env.records("ContractServiceUnits") if r["contractServiceID"] == repeat["id"]]
-    assert units_at(units, "2026-02-10") == 3
+    assert len(services) == 2, services
+    keyed = [s for s in services if s.get("internalDescription") == f"{p}U{first.id}"]
+    assert len(keyed) == 1
+    repeat = next(s for s in services if s is not keyed[0])
+    assert not repeat.get("internalDescription")
+    with env.factory() as session:
+        link = session.scalars(
+            select(SyncLink).where(SyncLink.record_type == "subscription", SyncLink.hub_id == second.id)
+        ).one()
+    assert (link.autotask_id, link.status) == (repeat["id"], "synced")
+    units = env.records("ContractServiceUnits")
+    assert units_at([r for r in units if r["contractServiceID"] == keyed[0]["id"]], "2026-02-10") == 5
+    assert units_at([r for r in units if r["contractServiceID"] == repeat["id"]], "2026-02-10") == 3
     assert env.plan().plan.operations == []
 
 
@@ -58,29 +68,33 @@ def _assert_two_tagged(env: SyncEnv, contract: Any, first: Any, second: Any) -> 
     [
         # the adjustment that adds the repeat service was committed, its answer lost
         {"action": "drop_after_commit", "method": "POST", "entity": "^ContractServiceAdjustments$"},
-        # added, then tagging it failed (Autotask answered 500 to the PATCH)
-        {"action": "500", "method": "PATCH", "entity": "^ContractServices$"},
+        # added, then the lookup of the new contract service failed (500s until the client gave up)
+        {"action": "500", "method": "POST", "entity": "^ContractServices$", "path": "query$", "skip": 1},
     ],
-    ids=["adjustment-response-lost", "tagging-failed"],
+    ids=["adjustment-response-lost", "lookup-failed"],
 )
-def test_repeat_service_interrupted_is_tagged_not_added_again(
+def test_repeat_service_interrupted_is_found_not_added_again(
     env: SyncEnv, hub: Hub, fault: dict[str, Any]
 ) -> None:
     """Allow Duplicated Services = Yes: a lost answer between adding the repeat service (adjustment with
-    allowRepeatService) and tagging it is reconciled by finding the untagged service, never re-added."""
+    allowRepeatService) and identifying it is reconciled by finding the unlinked service, never re-added."""
     contract, first, second = _repeat_setup(env, hub)
-    env.emu.control.add_fault(path=NOT_QUERY, count=1, **fault)
+    env.emu.control.add_fault(count=None if fault["action"] == "500" else 1, **fault)
     assert env.sync().status == "partial"
+    env.emu.control.clear_faults()
     again = env.sync()
     assert again.status == "succeeded", again.error
-    _assert_two_tagged(env, contract, first, second)
+    _assert_two_services_with_own_seats(env, contract, first, second)
 
 
-def test_repeat_service_process_killed_before_tagging(env: SyncEnv, hub: Hub) -> None:
-    """The process died after the adjustment, before the tagging: the journal entry has no outcome."""
+def test_repeat_service_process_killed_before_it_was_identified(env: SyncEnv, hub: Hub) -> None:
+    """The process died after the adjustment, before the lookup: the journal entry has no outcome."""
     contract, first, second = _repeat_setup(env, hub)
-    env.emu.control.add_fault(action="500", method="PATCH", entity="^ContractServices$", count=1)
+    env.emu.control.add_fault(
+        action="500", method="POST", entity="^ContractServices$", path="query$", skip=1, count=None
+    )
     env.sync()
+    env.emu.control.clear_faults()
     with env.factory() as s:  # what a SIGKILL between the two calls leaves behind: intent, no outcome
         killed = s.execute(
             update(JournalEntry)
@@ -90,12 +104,12 @@ def test_repeat_service_process_killed_before_tagging(env: SyncEnv, hub: Hub) ->
         assert killed.rowcount == 1  # type: ignore[attr-defined]
         s.commit()
     assert env.sync().status == "succeeded"
-    _assert_two_tagged(env, contract, first, second)
+    _assert_two_services_with_own_seats(env, contract, first, second)
 
 
 def test_repeat_service_budget_runs_out_after_the_adjustment(env: SyncEnv, hub: Hub) -> None:
-    """The repeat write is three calls; when the calls after the adjustment are refused (429 until the
-    client gives up) the write is not "not sent": the next run finds and tags the added service."""
+    """The repeat write is two calls; when the lookup after the adjustment is refused (429 until the
+    client gives up) the write is not "not sent": the next run finds the added service."""
     contract, first, second = _repeat_setup(env, hub)
     # the plan's read of ContractServices by key passes; the lookup after the adjustment is refused
     env.emu.control.add_fault(
@@ -111,7 +125,7 @@ def test_repeat_service_budget_runs_out_after_the_adjustment(env: SyncEnv, hub: 
     assert run.status == "partial"
     env.emu.control.clear_faults()
     assert env.sync().status == "succeeded"
-    _assert_two_tagged(env, contract, first, second)
+    _assert_two_services_with_own_seats(env, contract, first, second)
 
 
 def _price_setup(env: SyncEnv, hub: Hub) -> tuple[Any, dict[str, Any]]:
@@ -145,7 +159,8 @@ def test_price_only_adjustment_is_verified_through_the_price(env: SyncEnv, hub: 
     assert env.sync().status == "partial"
     assert env.sync().status == "succeeded"
     adjustments = [a for a in env.adjustments() if a["contractServiceID"] == cs["id"]]
-    assert len(adjustments) == 1 and adjustments[0]["adjustedUnitPrice"] == 25.0
+    # the initial seats, then exactly one price change
+    assert [(a["unitChange"], a["adjustedUnitPrice"]) for a in adjustments] == [(10, None), (0, 25.0)]
     assert _price_on(env, cs["id"], "2026-03-05") == 25.0
     assert _price_on(env, cs["id"], "2026-02-05") == 22.0
     assert env.plan().plan.operations == []
@@ -248,5 +263,5 @@ def test_dry_run_during_a_sync_leaves_its_in_flight_writes_alone(env: SyncEnv, h
     assert results and results[0].status == "succeeded", results
     with env.factory() as s:
         assert s.get(JournalEntry, in_flight.id).outcome == "done"  # type: ignore[union-attr]
-    assert len([a for a in env.adjustments() if a["contractServiceID"] == cs["id"]]) == 2
+    assert len([a for a in env.adjustments() if a["contractServiceID"] == cs["id"]]) == 3  # initial + 2
     assert env.plan().plan.operations == []

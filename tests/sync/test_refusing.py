@@ -76,9 +76,10 @@ def test_subscription_starting_before_its_contract(env: SyncEnv, hub: Hub) -> No
     assert "before its billing contract starts (2026-03-01)" in st[("subscription", early.id)]["reason"]
     assert st[("license_change_log", change.id)]["status"] == "waiting"
     assert st[("subscription", fine.id)]["status"] == "synced"
-    keys = {s["internalDescription"] for s in _ours(env, "ContractServices", "internalDescription")}
-    assert keys == {f"PSB{env.org_id}-U{fine.id}"}
-    assert env.adjustments() == []
+    keys = {s["internalDescription"]: s for s in _ours(env, "ContractServices", "internalDescription")}
+    assert set(keys) == {f"PSB{env.org_id}-U{fine.id}"}
+    fine_service = keys[f"PSB{env.org_id}-U{fine.id}"]["id"]
+    assert [a["contractServiceID"] for a in env.adjustments()] == [fine_service]  # its initial seats only
 
 
 def test_duplicate_service_refused_when_not_allowed(env: SyncEnv, hub: Hub) -> None:
@@ -105,9 +106,16 @@ def test_duplicate_service_allowed(env: SyncEnv, hub: Hub) -> None:
     first = hub.subscription(contract, product, quantity=5)
     second = hub.subscription(contract, product, quantity=3)
     assert env.sync().status == "succeeded"
-    services = {s["internalDescription"]: s for s in _ours(env, "ContractServices", "internalDescription")}
+    from tests.sync.support import name_repeats, units_on
+
+    services = {
+        s["internalDescription"]: s
+        for s in name_repeats(env, env.records("ContractServices"))
+        if str(s.get("internalDescription") or "").startswith(f"PSB{env.org_id}-")
+    }
     assert set(services) == {f"PSB{env.org_id}-U{first.id}", f"PSB{env.org_id}-U{second.id}"}
-    from tests.sync.support import units_on
+    contract_id = services[f"PSB{env.org_id}-U{first.id}"]["contractID"]
+    assert len([s for s in env.records("ContractServices") if s["contractID"] == contract_id]) == 2
 
     assert units_on(env, services[f"PSB{env.org_id}-U{first.id}"]["id"], "2026-01-05") == 5
     assert units_on(env, services[f"PSB{env.org_id}-U{second.id}"]["id"], "2026-01-05") == 3

@@ -585,8 +585,12 @@ class AutotaskClient:
         return route.path(pid), int(pid), body
 
     def create(self, entity: str, body: dict[str, Any], *, parent_id: int | None = None) -> int:
-        """Create a record; returns its id (``itemId``). Child entities go through their parent route."""
-        path, pid, sent = self._write_path(entity, "create", to_wire(dict(body)), parent_id)
+        """Create a record; returns its id (``itemId``). Child entities go through their parent route.
+
+        ``None`` values are left out: on a create they clear nothing, and Autotask answers an explicit
+        null in a create body with a 500 (KelvinTegelaar/AutotaskAPI#26)."""
+        present = {k: v for k, v in body.items() if v is not None}
+        path, pid, sent = self._write_path(entity, "create", to_wire(present), parent_id)
         data = self._request("POST", path, entity=entity, verb="create", body=sent, parent_id=pid)
         return self._item_id(data, entity, "create", sent, pid)
 

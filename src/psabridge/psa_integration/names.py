@@ -114,8 +114,15 @@ def autotask_names(
         if parent_name:
             names[(entity, autotask_id)] = parent_name
     for autotask_id, body in adjustments:
-        service_id = body.get("serviceID")
-        service_name = names.get(("Services", service_id)) if isinstance(service_id, int) else None
+        # an adjustment names its contract service (whose name is its service's), or its service
+        service_id, cs_id = body.get("serviceID"), body.get("contractServiceID")
+        service_name = (
+            names.get(("Services", service_id))
+            if isinstance(service_id, int)
+            else names.get(("ContractServices", cs_id))
+            if isinstance(cs_id, int)
+            else None
+        )
         described = _describe_adjustment(body, service_name)
         if described:
             names[(ADJUSTMENTS, autotask_id)] = described

@@ -222,7 +222,7 @@ class _Runner:
             return client.update(op.entity, body, parent_id=parent_id)
         if op.repeat:
             return self._create_repeat(op, body)
-        return client.create(op.entity, {k: v for k, v in body.items() if v is not None}, parent_id=parent_id)
+        return client.create(op.entity, body, parent_id=parent_id)
 
     def _create_repeat(self, op: Operation, body: dict[str, Any]) -> int:
         """A second contract service of the same service: Autotask adds it only through an adjustment
@@ -231,7 +231,7 @@ class _Runner:
         services: the one of this service that no hub record is linked to yet."""
         client = self.ctx.client
         contract_id, service_id = int(body["contractID"]), int(body["serviceID"])
-        client.create("ContractServiceAdjustments", {k: v for k, v in body.items() if v is not None})
+        client.create("ContractServiceAdjustments", body)
         # From here on the service exists in Autotask: whatever stops the lookup (429 until the client
         # gives up, the budget cap, a 500, a lost answer) leaves the write "unknown", never "not sent", so
         # the next run reconciles it (finds the unlinked service) instead of adding it a second time.

@@ -715,7 +715,7 @@ class _Planner:
             active = [lg for lg in active if lg.id not in carried_ids]
         elif initial:
             items.append((sub.start_date, "subscription_start", sub.id, initial, None))
-        final = initial + sum(lg.delta for lg in active)
+        final = (units if sub.id in self.repeats else initial) + sum(lg.delta for lg in active)
         price_now = sub.unit_price
         for lg in sorted(active, key=lambda lg: (lg.effective_date, lg.id)):
             # a unit change carries the log's price (harmless when unchanged); a change of price alone
