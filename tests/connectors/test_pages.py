@@ -135,3 +135,35 @@ def test_help_page_explains_the_api_user(connector_app: str, make_org_user: Call
     assert "API User (system) (API-only)" in page.text
     assert "Inventory → Products" in page.text
     assert httpx.get(f"{connector_app}/integrations", follow_redirects=False).status_code == 303
+
+
+def test_the_connector_page_says_when_autotask_moved_the_tenant(
+    connector_app: str,
+    make_org_user: Callable[..., Any],
+    emulator: Any,
+    db: Session,
+    at_settings: Settings,
+) -> None:
+    """Autotask moves tenants between zones (AUS/NZ in 2026): the old address answers 401, the client finds
+    the new one, the connector saves it, and its page says when and from where the tenant moved."""
+    admin = make_org_user("acme", "admin")
+    cid = _create_connector(db, admin.organization_id, emulator, at_settings)
+    connector = service.get_connector(db, admin.organization_id, cid)
+    assert connector is not None
+    emulator.control.move_zone()
+    try:
+        with service.build_client(connector, at_settings) as client:
+            client.threshold_information()  # any call: 401 at the old address, re-discovered, retried
+        db.expire_all()
+        moved = service.get_connector(db, admin.organization_id, cid)
+        assert moved is not None and moved.api_url.rstrip("/") == emulator.moved_api_url.rstrip("/")
+        page_client, _ = signed_in_client(connector_app, admin.email, admin.password)
+        with closing(page_client):
+            page = page_client.get(f"/integrations/autotask/{cid}").text
+        notice = re.search(r'data-testid="zone-moved">(.*?)</span>', page, re.S)
+        assert notice, page
+        assert "Autotask moved this tenant from" in notice.group(1)
+        assert emulator.api_url.rstrip("/") in notice.group(1)
+        assert emulator.moved_api_url.rstrip("/") in page
+    finally:
+        emulator.control.move_zone(moved=False)
