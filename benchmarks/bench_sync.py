@@ -3,8 +3,12 @@
 Sample data with at least 1,000 subscriptions is synced into a fresh emulator tenant answering every call
 after 100 ms. Measured:
 
-* API calls made (every request the emulator served, metadata included) against the minimum: one write
-  per Autotask change of the plan plus ceil(records/500) reads per entity (target <= 1.05);
+* API calls made (every request the emulator served: metadata, field lengths and the read-back of
+  ContractServiceUnits after the push included) against the minimum: one write per Autotask change of the
+  plan plus ceil(records/500) reads per entity (target <= 1.02). A contract service is created without
+  units (Autotask's ContractService has none), so every subscription's first seats are a change of their
+  own: its initial adjustment counts as one write of the minimum; a repeat service is added by one
+  adjustment plus the one query that identifies it (two calls);
 * calls of a no-change re-run;
 * wall time against the bound set by 3 concurrent requests per endpoint: the busiest endpoint's
   ceil(writes/3) x latency plus the reads (and, for comparison, all endpoints one after the other).
@@ -52,7 +56,7 @@ CUSTOMERS = int(os.environ.get("PSABRIDGE_BENCH_SYNC_CUSTOMERS", "240"))
 MIN_SUBSCRIPTIONS = int(os.environ.get("PSABRIDGE_BENCH_SYNC_MIN_SUBSCRIPTIONS", "1000"))
 LATENCY_MS = int(os.environ.get("PSABRIDGE_BENCH_SYNC_LATENCY_MS", "100"))
 PER_ENDPOINT = 3
-TARGET = 1.05
+TARGET = 1.02
 
 
 def _record(text: str) -> None:

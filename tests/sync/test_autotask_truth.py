@@ -236,3 +236,39 @@ def test_repeat_names_helper_names_linked_repeats(env: SyncEnv, hub: Hub) -> Non
     assert env.sync().status == "succeeded"
     named = {s.get("internalDescription") for s in name_repeats(env, env.records("ContractServices"))}
     assert f"PSB{env.org_id}-U{second.id}" in named
+
+
+def test_date_filtered_unit_reads_stay_under_the_condition_limit(env: SyncEnv) -> None:
+    """The read-back packs date groups into as few queries as Autotask's 500 OR conditions allow (the
+    emulator counts an ``in`` inside an ``or`` as one more): never refused, however many services."""
+    from psabridge.sync.reader import read_units_on
+
+    wanted = {10_000 + i: {f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}"} for i in range(1_500)}
+    env.emu.control.clear_calls()
+    rows, calls = read_units_on(env.client(), wanted)
+    assert rows == {}
+    served = env.emu.control.calls()["calls"]["ContractServiceUnits"]["query"]
+    assert calls == served
+    days = {d for ds in wanted.values() for d in ds}
+    fewest = -(-(1_500 + 3 * len(days)) // 500)  # every id, plus the in and two dates of each date group
+    assert fewest <= served <= fewest + 1
+
+
+def test_a_read_back_that_fails_makes_the_run_partial_and_says_so(env: SyncEnv, hub: Hub) -> None:
+    from psabridge.autotask import AutotaskClient, AutotaskCredentials
+    from psabridge.sync import service
+
+    acc = hub.account("Unverified Co")
+    hub.subscription(hub.contract(acc), hub.product(), quantity=2)
+    env.emu.control.add_fault(action="500", method="POST", entity="^ContractServiceUnits$", count=None)
+    impatient = AutotaskClient(
+        AutotaskCredentials(*env.emu.credentials), zone_url=env.emu.zone_url, sleep=lambda _s: None
+    )
+    try:
+        run = service.run_sync(env.factory, env.org_id, app_settings=env.app_settings, client=impatient)
+    finally:
+        impatient.close()
+    assert run.status == "partial"
+    assert run.error and run.error.startswith("Could not read back the units of 1 contract service(s)")
+    env.emu.control.clear_faults()
+    assert env.plan().plan.operations == []  # what was written stays written (nothing is redone)

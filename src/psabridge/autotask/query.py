@@ -114,9 +114,13 @@ class Condition:
             out["udf"] = True
         return out
 
-    def condition_count(self) -> int:
-        """How many OR-conditions Autotask counts for this condition."""
-        return len(self.value) if self.op in LIST_OPS else 1
+    def condition_count(self, inside_or: bool = False) -> int:
+        """How many OR-conditions Autotask counts for this condition: every value of an ``in`` list, and
+        (the strict reading, as the emulator counts) the ``in`` condition itself when it sits in an
+        ``or`` group."""
+        if self.op in LIST_OPS:
+            return len(self.value) + (1 if inside_or else 0)
+        return 1
 
     def udf_count(self) -> int:
         return 1 if self.udf else 0
@@ -138,8 +142,9 @@ class Group:
     def to_json(self) -> dict[str, Any]:
         return {"op": self.op, "items": [item.to_json() for item in self.items]}
 
-    def condition_count(self) -> int:
-        return sum(item.condition_count() for item in self.items)
+    def condition_count(self, inside_or: bool = False) -> int:
+        inside = inside_or or self.op == "or"
+        return sum(item.condition_count(inside) for item in self.items)
 
     def udf_count(self) -> int:
         return sum(item.udf_count() for item in self.items)

@@ -214,8 +214,9 @@ def read_view(
     return view
 
 
-#: Conditions one date group adds besides its ids (startDate lte, endDate gte).
-_DATE_CONDITIONS = 2
+#: Conditions one date group adds besides its ids when OR-ed with others: the ``in`` itself and the two
+#: date conditions (how the emulator, strictly, counts conditions inside an ``or``).
+_DATE_CONDITIONS = 3
 
 
 def read_units_on(
@@ -239,16 +240,12 @@ def read_units_on(
         ids = sorted(by_day[day])
         chunk = MAX_OR_CONDITIONS - _DATE_CONDITIONS
         for i in range(0, len(ids), chunk):
-            groups.append(
-                (
-                    len(ids[i : i + chunk]) + _DATE_CONDITIONS,
-                    F.and_(
-                        F.in_("contractServiceID", ids[i : i + chunk]),
-                        F.lte("startDate", f"{day}T00:00:00"),
-                        F.gte("endDate", f"{day}T00:00:00"),
-                    ),
-                )
+            group = F.and_(
+                F.in_("contractServiceID", ids[i : i + chunk]),
+                F.lte("startDate", f"{day}T00:00:00"),
+                F.gte("endDate", f"{day}T00:00:00"),
             )
+            groups.append((group.condition_count(inside_or=True), group))
     queries: list[list[Any]] = []
     size = MAX_OR_CONDITIONS + 1
     for cost, group in groups:

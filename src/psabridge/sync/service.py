@@ -435,25 +435,35 @@ def _run_sync_locked(
             progress=progress,
         )
         outcome = apply(result, ctx)
-        drifts, verified, readback_calls = _read_back(client, outcome, ctx.ids)
-        _finish_run(session, run, result, outcome, drifts, verified, readback_calls)
+        check = _read_back(client, outcome, ctx.ids)
+        _finish_run(session, run, result, outcome, check)
         return run
 
 
-def _read_back(
-    client: AutotaskApi, outcome: ApplyOutcome, ids: dict[str, int]
-) -> tuple[list[readback.Drift], set[int], int]:
-    """Autotask's own units after the push (see :mod:`psabridge.sync.readback`): the drifts, the
-    subscriptions verified, and the calls it took. A failed read leaves the push's results as they are."""
+@dataclass
+class ReadBack:
+    """What the read-back after a push found (see :mod:`psabridge.sync.readback`)."""
+
+    drifts: list[readback.Drift]
+    verified: set[int]  # subscriptions whose units were read back
+    calls: int
+    error: str | None = None  # the read failed: the push's results stand, unverified
+
+
+def _read_back(client: AutotaskApi, outcome: ApplyOutcome, ids: dict[str, int]) -> ReadBack:
+    """Autotask's own units after the push. A failed read leaves the push's results as they are, but
+    the run says it could not verify them (a run is only as right as Autotask's read-back)."""
     wanted = readback.expectations(outcome.results, ids)
     if not wanted or outcome.paused is not None:
-        return [], set(), 0
+        return ReadBack([], set(), 0)
     try:
         drifts, calls = readback.verify(client, wanted)
     except AutotaskError as exc:
         log.warning("read-back of %d contract services failed: %s", len(wanted), exc)
-        return [], set(), 0
-    return drifts, {e.subscription_id for e in wanted}, calls
+        return ReadBack(
+            [], set(), 0, f"Could not read back the units of {len(wanted)} contract service(s): {exc}"
+        )
+    return ReadBack(drifts, {e.subscription_id for e in wanted}, calls)
 
 
 def _finish_run(
@@ -461,17 +471,15 @@ def _finish_run(
     run: SyncRun,
     result: Plan,
     outcome: ApplyOutcome,
-    drifts: list[readback.Drift],
-    verified: set[int],
-    readback_calls: int,
+    check: ReadBack,
 ) -> None:
     final: dict[tuple[str, int], tuple[str, str | None, int | None]] = {}
     for res in outcome.results:
         status = {"not_sent": PENDING}.get(res.status, res.status)
         for key in [(res.op.record_type, res.op.hub_id), *res.op.covers]:
             final[key] = (status, res.reason, res.autotask_id)
-    drift_of = {d.expectation.subscription_id: d for d in drifts}
-    for sub_id in verified:
+    drift_of = {d.expectation.subscription_id: d for d in check.drifts}
+    for sub_id in check.verified:
         key = ("subscription", sub_id)
         link = session.scalars(
             select(SyncLink).where(
@@ -526,7 +534,7 @@ def _finish_run(
     run.api_calls = (
         result.read_calls
         + sum(res.op.cost for res in outcome.results if res.status in ("synced", "error"))
-        + readback_calls
+        + check.calls
     )
     if outcome.paused is not None:
         run.status = "paused"
@@ -534,8 +542,9 @@ def _finish_run(
         run.error = "API budget cap reached; run `psabridge sync` again to resume" + (
             f" after {resume.isoformat()}" if resume else ""
         )
-    elif outcome.failed or drifts or any(r.status == "waiting" for r in outcome.results):
+    elif outcome.failed or check.drifts or check.error or any(r.status == "waiting" for r in outcome.results):
         run.status = "partial"
+        run.error = check.error
     else:
         run.status = "succeeded"
     run.finished_at = jr.now()
