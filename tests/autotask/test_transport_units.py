@@ -456,3 +456,25 @@ def test_the_read_timeout_fits_long_running_queries() -> None:
     timeout = client._http.timeout
     assert timeout.read is not None and timeout.read >= 100
     assert timeout.connect is not None and timeout.connect <= 10
+
+
+@pytest.mark.parametrize(
+    ("response", "outcome"),
+    [
+        (httpx.Response(403, json={"errors": ["no"]}), "refused"),
+        (httpx.Response(404), "refused"),
+        (httpx.Response(500, json={"errors": ["companyType is required"]}), "refused"),
+        (httpx.Response(502), "unknown"),
+        (httpx.Response(429), "not_sent"),
+    ],
+)
+def test_one_table_says_what_a_failed_write_means(response: httpx.Response, outcome: str) -> None:
+    """The client's retry and the sync's journal read the same table: a 403 or 404 to a write is
+    Autotask refusing it (shown with its message), never "outcome unknown"."""
+    from psabridge.autotask.outcomes import retryable, rule_for
+
+    handler, _seen = scripted(response)
+    with pytest.raises(Exception) as info:
+        make_client(handler, retry=RetryPolicy(max_attempts=1)).create("Companies", {"companyName": "A"})
+    assert rule_for(info.value).outcome == outcome
+    assert retryable(info.value, write=True) is (outcome == "not_sent")

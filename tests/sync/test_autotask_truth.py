@@ -272,3 +272,23 @@ def test_a_read_back_that_fails_makes_the_run_partial_and_says_so(env: SyncEnv, 
     assert run.error and run.error.startswith("Could not read back the units of 1 contract service(s)")
     env.emu.control.clear_faults()
     assert env.plan().plan.operations == []  # what was written stays written (nothing is redone)
+
+
+def test_a_write_autotask_refuses_for_permission_shows_its_message_not_outcome_unknown(
+    env: SyncEnv, hub: Hub
+) -> None:
+    from sqlalchemy import select as sa_select
+
+    from psabridge.sync.models import JournalEntry
+
+    acc = hub.account("Refused Co")
+    env.emu.control.deny("Companies")  # the API user lost "CRM companies": Autotask refuses the create
+    run = env.sync()
+    env.emu.control.deny("Companies", False)
+    assert run.status == "partial"
+    status = env.statuses()[("account", acc.id)]
+    assert status["status"] == "error"
+    assert "adequate permissions" in status["reason"] and "Outcome unknown" not in status["reason"]
+    with env.factory() as s:
+        entry = s.scalars(sa_select(JournalEntry).where(JournalEntry.entity == "Companies")).one()
+        assert entry.outcome == "failed"

@@ -62,7 +62,9 @@ VIEW = AutotaskView(
 
 def _names(hub: HubSnapshot) -> dict[str, dict[int, str]]:
     """Hub id -> external id, per kind of record (what stays the same across databases)."""
-    contacts = {a.primary_contact.id: a.primary_contact.external_id for a in hub.accounts if a.primary_contact}
+    contacts = {
+        a.primary_contact.id: a.primary_contact.external_id for a in hub.accounts if a.primary_contact
+    }
     return {
         "product": {p.id: p.external_id for p in hub.products},
         "account": {a.id: a.external_id for a in hub.accounts},

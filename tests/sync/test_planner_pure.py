@@ -228,3 +228,57 @@ def test_a_changed_billing_frequency_mapping_is_said_never_silently_ignored() ->
         "record(s) created with Monthly are left as they are (Backup (monthly) (#100))"
     )
     assert "contract period type" in contract_notice and "Monthly (#" in contract_notice
+
+
+def test_default_owner_source_by_account_owner_email() -> None:
+    """Default Owner Source = "the resource whose email matches the account owner's, else the chosen one"."""
+    from psabridge.connectors.settings import OwnerSource
+
+    hub = _hub(_log(1, date(2026, 1, 1), 0, 10))
+    account = hub.accounts[0]
+
+    def with_owner(email: str | None) -> HubSnapshot:
+        fields = {f: getattr(account, f) for f in account.__dataclass_fields__}
+        fields["owner_email"] = email
+        return HubSnapshot(
+            1, (HubAccount(**fields),), hub.products, hub.contracts, hub.subscriptions, hub.logs
+        )
+
+    view = AutotaskView(
+        facts=TenantFacts(
+            contract_status_active=1,
+            contract_status_inactive=0,
+            resources_by_email={"sam.chen@msp.example": 892},
+        )
+    )
+    by_email = SETTINGS.model_copy(update={"owner_source": OwnerSource.ACCOUNT_OWNER_EMAIL})
+
+    def owner(snapshot: HubSnapshot, s: AutotaskConnectorSettings) -> int:
+        company = next(o for o in plan(snapshot, view, {}, s).operations if o.entity == "Companies")
+        return int(company.body["ownerResourceID"])
+
+    assert owner(with_owner("Sam.Chen@msp.example"), by_email) == 892
+    assert owner(with_owner("someone@else.example"), by_email) == 5  # no such resource: the chosen one
+    assert owner(with_owner(None), by_email) == 5
+    assert owner(with_owner("sam.chen@msp.example"), SETTINGS) == 5  # the fixed source ignores the owner
+
+
+def test_one_phone_rule_the_hub_and_the_sync_agree() -> None:
+    """A phone the billing hub accepts (an extension) is pushed, not blocked; one it refuses is blocked."""
+    from psabridge.hub.validation import check_phone
+
+    hub = _hub(_log(1, date(2026, 1, 1), 0, 10))
+    account = hub.accounts[0]
+    for phone, accepted in (("+1 555 0100 x12", True), ("020 7946 0018", True), ("555-01", False)):
+        try:
+            check_phone(phone)
+            hub_accepts = True
+        except ValueError:
+            hub_accepts = False
+        assert hub_accepts is accepted
+        fields = {f: getattr(account, f) for f in account.__dataclass_fields__} | {"phone": phone}
+        snapshot = HubSnapshot(
+            1, (HubAccount(**fields),), hub.products, hub.contracts, hub.subscriptions, hub.logs
+        )
+        status = next(r for r in plan(snapshot, VIEW, {}, SETTINGS).records if r.record_type == "account")
+        assert (status.status == "pending") is accepted, (phone, status.reason)

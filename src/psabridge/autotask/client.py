@@ -28,7 +28,6 @@ import tenacity
 
 from psabridge.autotask.errors import (
     AuthenticationError,
-    AutotaskConnectionError,
     AutotaskError,
     AutotaskServerError,
     OutcomeUnknownError,
@@ -36,7 +35,7 @@ from psabridge.autotask.errors import (
     UnsupportedOperationError,
     ZoneDiscoveryError,
 )
-from psabridge.autotask.http_errors import NotSentConnectionError, error_for_response, error_for_transport
+from psabridge.autotask.http_errors import error_for_response, error_for_transport
 from psabridge.autotask.limits import LOCAL_LIMITS, BudgetPolicy, LimitsBackend
 from psabridge.autotask.models import (
     AutotaskCredentials,
@@ -46,6 +45,7 @@ from psabridge.autotask.models import (
     ZoneInfo,
     normalize_base_url,
 )
+from psabridge.autotask.outcomes import retryable
 from psabridge.autotask.query import (
     MAX_OR_CONDITIONS,
     Condition,
@@ -281,12 +281,10 @@ class AutotaskClient:
                     log.exception("could not record the new Autotask zone")
             return self._request_with_retries(method, path, entity, verb, body, params, parent_id)
 
-    def _retryable(self, exc: BaseException, write: bool) -> bool:
-        if isinstance(exc, RateLimitError | NotSentConnectionError):
-            return True  # rejected before execution: safe for writes too
-        if write:
-            return False
-        return isinstance(exc, AutotaskServerError | AutotaskConnectionError)
+    @staticmethod
+    def _retryable(exc: BaseException, write: bool) -> bool:
+        """From the one table of error outcomes (:mod:`psabridge.autotask.outcomes`)."""
+        return retryable(exc, write=write)
 
     def _backoff(self, attempt: int, exc: BaseException | None) -> float:
         """Full-jitter exponential backoff for the retry after ``attempt`` failures, at least Retry-After."""

@@ -20,14 +20,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from psabridge.autotask.errors import (
-    AutotaskError,
-    AutotaskValidationError,
-    BudgetExhaustedError,
-    OutcomeUnknownError,
-    RateLimitError,
-    UnsupportedOperationError,
-)
+from psabridge.autotask.errors import AutotaskError, BudgetExhaustedError, OutcomeUnknownError
+from psabridge.autotask.outcomes import Outcome, rule_for
 from psabridge.sync import journal as jr
 from psabridge.sync.keys import parse_ref, ref
 from psabridge.sync.models import JournalEntry
@@ -177,29 +171,10 @@ class _Runner:
             session.commit()  # the intent is durable before the call
             try:
                 new_id = self._call(op, body, parent)
-            except BudgetExhaustedError as exc:
-                self.paused = BudgetPaused(getattr(exc, "resume_at", None))
-                self.stop.set()
-                jr.finish_entry(session, entry, jr.NOT_SENT, error=str(exc))
+            except (AutotaskError, OSError) as exc:
+                result = self._failed(session, entry, op, exc)
                 session.commit()
-                return OpResult(op, "not_sent", reason="Paused: API budget exhausted")
-            except (RateLimitError, UnsupportedOperationError) as exc:
-                # rejected before execution: nothing was written
-                jr.finish_entry(session, entry, jr.NOT_SENT, error=str(exc))
-                jr.mark_error(session, entry, _message(exc))
-                session.commit()
-                return OpResult(op, "error", reason=_message(exc))
-            except AutotaskValidationError as exc:
-                # Autotask refused it; the next run still checks by key before retrying (SCENARIOS 23)
-                jr.finish_entry(session, entry, jr.FAILED, error=_message(exc))
-                jr.mark_error(session, entry, _message(exc))
-                session.commit()
-                return OpResult(op, "error", reason=_message(exc))
-            except (OutcomeUnknownError, AutotaskError, OSError) as exc:
-                jr.finish_entry(session, entry, jr.UNKNOWN, error=_message(exc))
-                jr.mark_error(session, entry, f"Outcome unknown, checked on the next run: {_message(exc)}")
-                session.commit()
-                return OpResult(op, "error", reason=_message(exc))
+                return result
             result_id = op.autotask_id if op.verb in ("update",) else new_id
             jr.finish_entry(session, entry, jr.DONE, autotask_id=result_id)
             jr.mark_synced(session, entry, result_id)
@@ -208,6 +183,27 @@ class _Runner:
             return OpResult(op, "synced", result_id)
         finally:
             session.close()
+
+    def _failed(self, session: Session, entry: JournalEntry, op: Operation, exc: Exception) -> OpResult:
+        """Journal a write that raised, by what the error means (:mod:`psabridge.autotask.outcomes`)."""
+        message = _message(exc)
+        if isinstance(exc, BudgetExhaustedError):
+            self.paused = BudgetPaused(exc.resume_at)
+            self.stop.set()
+            jr.finish_entry(session, entry, jr.NOT_SENT, error=message)
+            return OpResult(op, "not_sent", reason="Paused: API budget exhausted")
+        outcome = rule_for(exc).outcome
+        if outcome == Outcome.NOT_SENT:  # rejected before execution: nothing was written
+            jr.finish_entry(session, entry, jr.NOT_SENT, error=message)
+            jr.mark_error(session, entry, message)
+        elif outcome == Outcome.REFUSED:
+            # Autotask refused it; the next run still checks by key before retrying (SCENARIOS 23)
+            jr.finish_entry(session, entry, jr.FAILED, error=message)
+            jr.mark_error(session, entry, message)
+        else:
+            jr.finish_entry(session, entry, jr.UNKNOWN, error=message)
+            jr.mark_error(session, entry, f"Outcome unknown, checked on the next run: {message}")
+        return OpResult(op, "error", reason=message)
 
     def _remember(self, op: Operation, autotask_id: int | None) -> None:
         if autotask_id is None or op.verb == "adjust":

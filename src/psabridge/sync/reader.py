@@ -15,7 +15,8 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from psabridge.autotask.query import MAX_OR_CONDITIONS, F
-from psabridge.sync.keys import RECORD_TYPES, matching_key, service_type
+from psabridge.sync.keys import RECORD_TYPES, matching_key
+from psabridge.sync.records import INCLUDE_FIELDS, MODULES
 from psabridge.sync.snapshot import AutotaskView, HubSnapshot, LinkState, TenantFacts
 
 
@@ -47,27 +48,6 @@ class AutotaskApi(Protocol):
     ) -> Iterator[dict[str, Any]]: ...
 
 
-#: Fields read back with a record found by key (id, key and the owned fields compared on adoption).
-INCLUDE_FIELDS: dict[str, list[str]] = {
-    "Products": ["id", "externalProductID", "name", "isActive"],
-    "Services": ["id", "externalID", "name"],
-    "Companies": ["id", "companyNumber", "companyName", "phone"],
-    "Contacts": [
-        "id",
-        "externalID",
-        "companyID",
-        "firstName",
-        "lastName",
-        "emailAddress",
-        "phone",
-        "isActive",
-    ],
-    "Contracts": ["id", "contractNumber", "contractName", "startDate", "endDate", "status", "companyID"],
-    "ContractServices": ["id", "internalDescription", "contractID", "serviceID"],
-    "ContractCharges": ["id", "purchaseOrderNumber", "contractID"],
-}
-
-
 _OUR_COMPANY_KEY = re.compile(r"^PSB\d+-A\d+$")
 
 
@@ -83,23 +63,10 @@ class CallCounter:
 
 def hub_record_ids(hub: HubSnapshot) -> dict[str, list[int]]:
     """Every hub record id per record type that has an Autotask record with a matching key."""
-    contracts = {c.id: c for c in hub.contracts}
-    products = {p.id: p for p in hub.products}
-    out: dict[str, list[int]] = defaultdict(list)
-    out["product"] = [p.id for p in hub.products if p.kind == "product"]
-    services: set[tuple[str, int]] = set()
-    for sub in hub.subscriptions:
-        contract = contracts.get(sub.contract_id)
-        product = products.get(sub.product_id)
-        if contract and product and product.kind == "service":
-            services.add((service_type(contract.billing_frequency), product.id))
-    for rt, pid in sorted(services):
-        out[rt].append(pid)
-    out["account"] = [a.id for a in hub.accounts]
-    out["contact"] = [a.primary_contact.id for a in hub.accounts if a.primary_contact]
-    out["billing_contract"] = [c.id for c in hub.contracts]
-    out["subscription"] = [s.id for s in hub.subscriptions]
-    out["refund"] = [lg.id for lg in hub.logs if lg.is_refund and lg.refund_amount]
+    out: dict[str, list[int]] = {}
+    for module in MODULES:
+        for record_type, ids in module.hub_ids(hub).items():
+            out.setdefault(record_type, []).extend(ids)
     return out
 
 

@@ -179,21 +179,31 @@ def _client(connector: Connector, app_settings: Settings) -> AutotaskApi:
     return client
 
 
-def tenant_facts(session: Session, connector: Connector, client: AutotaskApi) -> TenantFacts:
+def tenant_facts(
+    session: Session, connector: Connector, settings: AutotaskConnectorSettings, client: AutotaskApi
+) -> TenantFacts:
     """What the planner needs to know of the tenant besides records: the maximum lengths of the fields
-    it writes (read once, cached with the connector's options) and period-type labels (from the cache
-    of the settings dropdowns, when it holds them: only used to word plan notices)."""
+    it writes (read once, cached with the connector's options), the resources by e-mail when companies
+    are owned by the account owner's resource (the cached Default Owner Source list), and period-type
+    labels (from the cache of the settings dropdowns, when it holds them: only to word plan notices)."""
     from psabridge.connectors import options as opts
+    from psabridge.connectors.settings import OwnerSource
 
     factory = cast(opts.ClientFactory, lambda: client)
     labels = {
         key: {o.value: o.label for o in (opts.cached_options(session, connector, key) or [])}
         for key in ("period_types", "contract_period_types")
     }
+    by_email: dict[str, int] = {}
+    if settings.owner_source == OwnerSource.ACCOUNT_OWNER_EMAIL:
+        for option in opts.get_options(session, connector, opts.RESOURCES, factory):
+            if option.is_active and option.detail:
+                by_email.setdefault(option.detail.strip().lower(), option.value)
     return TenantFacts(
         field_lengths=opts.field_lengths(session, connector, factory),
         period_labels=labels["period_types"],
         contract_period_labels=labels["contract_period_types"],
+        resources_by_email=by_email,
     )
 
 
@@ -226,7 +236,7 @@ def _prepare(
         unit_services=unit_services,
         extra_keys=extra_keys,
         repeat_contracts=jr.repeat_contracts(entries),
-        facts=tenant_facts(session, connector, client),
+        facts=tenant_facts(session, connector, settings, client),
     )
     if entries:
         linked = [

@@ -140,6 +140,8 @@ class TenantFacts:
     #: picklist id -> label of Services.periodType and Contracts.contractPeriodType (for plan notices)
     period_labels: dict[int, str] = field(default_factory=dict)
     contract_period_labels: dict[int, str] = field(default_factory=dict)
+    #: lower-cased e-mail -> id of the active, non-API resource with it (Default Owner Source by e-mail)
+    resources_by_email: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
