@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import tenacity
 
+from psabridge.autotask.caches import ZONE_CACHE, cache_lock, clear_caches
 from psabridge.autotask.errors import (
     AuthenticationError,
     AutotaskError,
@@ -37,11 +38,9 @@ from psabridge.autotask.errors import (
 )
 from psabridge.autotask.http_errors import error_for_response, error_for_transport
 from psabridge.autotask.limits import LOCAL_LIMITS, BudgetPolicy, LimitsBackend
+from psabridge.autotask.metadata import MetadataReads
 from psabridge.autotask.models import (
     AutotaskCredentials,
-    FieldInfo,
-    PicklistValue,
-    UdfInfo,
     ZoneInfo,
     normalize_base_url,
 )
@@ -57,6 +56,7 @@ from psabridge.autotask.query import (
 )
 from psabridge.autotask.registry import EntityRegistry, EntitySpec, load_registry
 from psabridge.autotask.stats import CallStats
+from psabridge.autotask.zones import fetch_zone
 from psabridge.config import AUTOTASK_GLOBAL_ZONE_URL
 
 log = logging.getLogger(__name__)
@@ -79,20 +79,7 @@ class RetryPolicy:
     max_retry_after: float = 120.0
 
 
-# --- process-wide caches (shared by every client object, keyed per tenant) -------------------------------
-_cache_lock = threading.Lock()
-_ZONE_CACHE: dict[tuple[str, str], ZoneInfo] = {}
-_METADATA_CACHE: dict[tuple[str, str, str, str], Any] = {}
-
-
-def clear_caches() -> None:
-    """Forget every discovered zone and cached metadata (tests, credential changes)."""
-    with _cache_lock:
-        _ZONE_CACHE.clear()
-        _METADATA_CACHE.clear()
-
-
-class AutotaskClient:
+class AutotaskClient(MetadataReads):
     """Synchronous, thread-safe client of one Autotask API user.
 
     ``base_url`` (``https://webservicesN.autotask.net/ATServicesRest/`` or ``.../V1.0/``) pins the API
@@ -195,50 +182,15 @@ class AutotaskClient:
         key = (self.zone_url.lower(), self.credentials.username.lower())
         with self._zone_lock:
             if not refresh:
-                with _cache_lock:
-                    cached = _ZONE_CACHE.get(key)
+                with cache_lock:
+                    cached = ZONE_CACHE.get(key)
                 if cached is not None:
                     return cached
-            zone = self._fetch_zone()
-            with _cache_lock:
-                _ZONE_CACHE[key] = zone
+            self.stats.record("ZoneInformation", "get")
+            zone = fetch_zone(self._zone_http, self.zone_url, self.credentials.username)
+            with cache_lock:
+                ZONE_CACHE[key] = zone
             return zone
-
-    def _fetch_zone(self) -> ZoneInfo:
-        self.stats.record("ZoneInformation", "get")
-        try:
-            response = self._zone_http.get(
-                self.zone_url,
-                params={"user": self.credentials.username},
-                headers={"Accept": "application/json"},
-            )
-        except httpx.TransportError as exc:
-            raise ZoneDiscoveryError(
-                f"zone discovery at {self.zone_url} failed ({type(exc).__name__})", entity="ZoneInformation"
-            ) from None
-        if response.status_code != 200:
-            raise ZoneDiscoveryError(
-                f"zone discovery for {self.credentials.username!r} failed",
-                status_code=response.status_code,
-                entity="ZoneInformation",
-            )
-        try:
-            data = response.json()
-            url = data["url"]
-            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                raise ValueError(url)
-        except (ValueError, KeyError, TypeError):
-            raise ZoneDiscoveryError(
-                f"zone discovery for {self.credentials.username!r} returned no API address (is the username right?)",
-                entity="ZoneInformation",
-            ) from None
-        ci = data.get("ci")
-        return ZoneInfo(
-            zone_name=str(data.get("zoneName") or ""),
-            url=url,
-            web_url=str(data.get("webUrl") or ""),
-            ci=int(ci) if isinstance(ci, int | str) and str(ci).lstrip("-").isdigit() else None,
-        )
 
     # --- the request pipeline -------------------------------------------------------------------------
     def _request(
@@ -456,16 +408,6 @@ class AutotaskClient:
         body = query_body(items, include_fields, max_records)
         return self._paginate(entity, f"{entity}/query", body, max_records)
 
-    def query_all(
-        self,
-        entity: str,
-        filter: FilterInput = None,
-        include_fields: Sequence[str] | None = None,
-        max_records: int | None = None,
-    ) -> list[dict[str, Any]]:
-        """:meth:`query` as a list."""
-        return list(self.query(entity, filter, include_fields, max_records))
-
     def _paginate(
         self, entity: str, path: str, body: dict[str, Any], max_records: int | None
     ) -> Iterator[dict[str, Any]]:
@@ -628,81 +570,6 @@ class AutotaskClient:
                 body=body,
                 parent_id=pid,
             ) from None
-
-    # --- metadata -------------------------------------------------------------------------------------
-    def _tenant_key(self) -> tuple[str, str]:
-        return (self.base_url.lower(), self.credentials.username.lower())
-
-    def _cached(self, entity: str, kind: str, fetch: Callable[[], Any]) -> Any:
-        key = (*self._tenant_key(), entity, kind)
-        with _cache_lock:
-            if key in _METADATA_CACHE:
-                return _METADATA_CACHE[key]
-        value = fetch()
-        with _cache_lock:
-            _METADATA_CACHE[key] = value
-        return value
-
-    def refresh_metadata(self, entity: str | None = None) -> None:
-        """Drop cached fields/picklists/UDFs of this tenant (one entity, or all)."""
-        base, user = self._tenant_key()
-        with _cache_lock:
-            for key in [k for k in _METADATA_CACHE if k[0] == base and k[1] == user]:
-                if entity is None or key[2] == entity:
-                    del _METADATA_CACHE[key]
-
-    def field_info(self, entity: str) -> list[FieldInfo]:
-        """The entity's fields with their picklists (``entityInformation/fields``), cached per tenant."""
-        self._require_root(entity, "fields")
-
-        def fetch() -> list[FieldInfo]:
-            data = self._request("GET", f"{entity}/entityInformation/fields", entity=entity, verb="fields")
-            return [FieldInfo.from_api(f) for f in (data.get("fields") or [])]
-
-        return list(self._cached(entity, "fields", fetch))
-
-    def picklist(self, entity: str, field: str, *, include_inactive: bool = False) -> list[PicklistValue]:
-        """The picklist of ``entity.field`` (active values only unless asked), in Autotask's sort order."""
-        for info in self.field_info(entity):
-            if info.name.lower() == field.lower():
-                if not info.is_picklist:
-                    raise ValueError(f"{entity}.{info.name} is not a picklist field")
-                values = [v for v in info.picklist_values if include_inactive or v.is_active]
-                return sorted(
-                    values, key=lambda v: (v.sort_order if v.sort_order is not None else 0, v.value)
-                )
-        raise ValueError(f"{entity} has no field {field!r}")
-
-    def picklist_value(self, entity: str, field: str, label: str, *, include_inactive: bool = False) -> int:
-        """The tenant's id for ``label`` (case-insensitive) in ``entity.field``'s picklist."""
-        wanted = label.strip().casefold()
-        values = self.picklist(entity, field, include_inactive=include_inactive)
-        for value in values:
-            if value.label.strip().casefold() == wanted:
-                return value.value
-        labels = ", ".join(repr(v.label) for v in values)
-        raise LookupError(
-            f"{entity}.{field} has no {'' if include_inactive else 'active '}value {label!r} ({labels})"
-        )
-
-    def picklist_label(self, entity: str, field: str, value: int | str) -> str | None:
-        """The label of a picklist id (inactive values included), or ``None``."""
-        for item in self.picklist(entity, field, include_inactive=True):
-            if item.value == int(value):
-                return item.label
-        return None
-
-    def udfs(self, entity: str) -> list[UdfInfo]:
-        """The entity's user-defined fields, cached per tenant."""
-        self._require_root(entity, "udfs")
-
-        def fetch() -> list[UdfInfo]:
-            data = self._request(
-                "GET", f"{entity}/entityInformation/userDefinedFields", entity=entity, verb="udfs"
-            )
-            return [UdfInfo.from_api(f) for f in (data.get("fields") or [])]
-
-        return list(self._cached(entity, "udfs", fetch))
 
     def threshold_information(self) -> dict[str, Any]:
         """``ThresholdInformation``: the tenant's hourly threshold and current usage (also updates pacing)."""

@@ -33,15 +33,6 @@ class CallStats:
             verbs = self._counts.get(entity, {})
             return verbs.get(verb, 0) if verb is not None else sum(verbs.values())
 
-    def by_verb(self) -> dict[str, int]:
-        """Calls per verb across all entities."""
-        out: dict[str, int] = defaultdict(int)
-        with self._lock:
-            for verbs in self._counts.values():
-                for verb, n in verbs.items():
-                    out[verb] += n
-        return dict(out)
-
     @property
     def total(self) -> int:
         with self._lock:

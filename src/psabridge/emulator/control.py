@@ -5,6 +5,7 @@ separate from the Autotask surface."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -24,70 +25,82 @@ if TYPE_CHECKING:
     from psabridge.emulator.app import Emulator
 
 
-def control_routes(emu: Emulator) -> list[Route]:
-    async def body_of(request: Request) -> dict[str, Any]:
-        raw = await request.body()
-        if not raw.strip():
-            return {}
+async def _body_of(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise EmulatorError(400, ["Body is not valid JSON."]) from None
+    if not isinstance(data, dict):
+        raise EmulatorError(400, ["Body must be a JSON object."])
+    return data
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _guarded(fn: Handler) -> Handler:
+    """Answer control-API mistakes with 400 and the reason, never a 500."""
+
+    async def endpoint(request: Request) -> Response:
         try:
-            data = json.loads(raw)
-        except ValueError:
-            raise EmulatorError(400, ["Body is not valid JSON."]) from None
-        if not isinstance(data, dict):
-            raise EmulatorError(400, ["Body must be a JSON object."])
-        return data
+            return await fn(request)
+        except EmulatorError as exc:
+            return error_response(exc.status, exc.errors)
+        except (ValueError, TypeError, KeyError) as exc:
+            return error_response(400, [str(exc)])
 
-    def guarded(fn: Any) -> Any:
-        async def endpoint(request: Request) -> Response:
-            try:
-                result: Response = await fn(request)
-                return result
-            except EmulatorError as exc:
-                return error_response(exc.status, exc.errors)
-            except (ValueError, TypeError, KeyError) as exc:
-                return error_response(400, [str(exc)])
+    return endpoint
 
-        return endpoint
 
-    async def reset(request: Request) -> Response:
-        emu.reset()
+class _Control:
+    """One method per control route, on the emulator it controls."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+
+    async def reset(self, request: Request) -> Response:
+        self.emu.reset()
         return json_response({"ok": True})
 
-    async def state(request: Request) -> Response:
-        return json_response(emu.tenant.snapshot())
+    async def state(self, request: Request) -> Response:
+        return json_response(self.emu.tenant.snapshot())
 
-    async def faults(request: Request) -> Response:
+    async def faults(self, request: Request) -> Response:
         if request.method == "DELETE":
-            emu.faults.clear()
+            self.emu.faults.clear()
         elif request.method == "POST":
-            data = await body_of(request)
+            data = await _body_of(request)
             for rule in data.get("rules", [data]):
-                emu.faults.add(FaultRule.from_json(rule))
-        return json_response({"rules": [r.as_json() for r in emu.faults.rules]})
+                self.emu.faults.add(FaultRule.from_json(rule))
+        return json_response({"rules": [r.as_json() for r in self.emu.faults.rules]})
 
-    async def latency(request: Request) -> Response:
-        data = await body_of(request)
-        emu.latency_ms = max(0, int(data.get("ms", 0)))
-        return json_response({"ms": emu.latency_ms})
+    async def latency(self, request: Request) -> Response:
+        data = await _body_of(request)
+        self.emu.latency_ms = max(0, int(data.get("ms", 0)))
+        return json_response({"ms": self.emu.latency_ms})
 
-    async def calls(request: Request) -> Response:
+    async def calls(self, request: Request) -> Response:
         if request.method == "DELETE":
-            emu.calls.clear()
-        return json_response(emu.calls_json())
+            self.emu.calls.clear()
+        return json_response(self.emu.calls_json())
 
-    async def permissions(request: Request) -> Response:
+    async def permissions(self, request: Request) -> Response:
+        tenant = self.emu.tenant
         if request.method == "POST":
-            data = await body_of(request)
+            data = await _body_of(request)
             entity = str(data.get("entity", ""))
-            if entity not in emu.tenant.defs:
+            if entity not in tenant.defs:
                 raise EmulatorError(400, [f"unknown entity {entity!r}"])
-            emu.tenant.set_denied(entity, bool(data.get("deny", True)))
-        return json_response({"denied": emu.tenant.state["denied"]})
+            tenant.set_denied(entity, bool(data.get("deny", True)))
+        return json_response({"denied": tenant.state["denied"]})
 
-    async def limits(request: Request) -> Response:
-        s = emu.meter.settings
+    async def limits(self, request: Request) -> Response:
+        s = self.emu.meter.settings
         if request.method == "POST":
-            data = await body_of(request)
+            data = await _body_of(request)
             for name in ("hourly_limit", "max_concurrent"):
                 if name in data:
                     setattr(s, name, int(data[name]))
@@ -95,33 +108,34 @@ def control_routes(emu: Emulator) -> list[Route]:
                 if name in data:
                     setattr(s, name, float(data[name]))
             if data.get("reset_counter"):
-                emu.meter.reset()
-        return json_response({**vars(s), "current": emu.meter.count()})
+                self.emu.meter.reset()
+        return json_response({**vars(s), "current": self.emu.meter.count()})
 
-    async def rules(request: Request) -> Response:
+    async def rules(self, request: Request) -> Response:
         """``GET``: the switches; ``POST {"name": value, ...}`` changes some, ``{"reset": true}`` first
         restores the defaults (psabridge.emulator.rules)."""
-        with emu.tenant.lock:
+        tenant = self.emu.tenant
+        with tenant.lock:
             if request.method == "POST":
-                data = await body_of(request)
+                data = await _body_of(request)
                 if data.pop("reset", False):
-                    emu.tenant.rules = emu.tenant.initial_rules.copy()
-                trial = emu.tenant.rules.copy()
+                    tenant.rules = tenant.initial_rules.copy()
+                trial = tenant.rules.copy()
                 trial.update(data)  # all or nothing: a bad switch changes none
-                emu.tenant.rules = trial
-            return json_response(emu.tenant.rules.as_json())
+                tenant.rules = trial
+            return json_response(tenant.rules.as_json())
 
-    async def zone(request: Request) -> Response:
+    async def zone(self, request: Request) -> Response:
         """``POST {"moved": true}`` moves the tenant to zone 2 (``false`` back to zone 1); ``GET`` says
         where it is."""
+        emu = self.emu
         if request.method == "POST":
-            data = await body_of(request)
+            data = await _body_of(request)
             moved = data.get("moved", True)
             if not isinstance(moved, bool):
                 raise EmulatorError(400, ["moved must be true or false"])
             emu.zone = 2 if moved else 1
-        prefix = ZONE_PREFIXES[emu.zone]
-        base = str(request.base_url).rstrip("/") + prefix
+        base = str(request.base_url).rstrip("/") + ZONE_PREFIXES[emu.zone]
         return json_response(
             {
                 "moved": emu.zone != 1,
@@ -131,18 +145,28 @@ def control_routes(emu: Emulator) -> list[Route]:
             }
         )
 
-    async def health(request: Request) -> Response:
+    async def health(self, request: Request) -> Response:
         return json_response({"ok": True})
 
+
+#: route name -> methods
+_ROUTES = {
+    "reset": ["POST"],
+    "state": ["GET"],
+    "faults": ["GET", "POST", "DELETE"],
+    "latency": ["POST"],
+    "calls": ["GET", "DELETE"],
+    "permissions": ["GET", "POST"],
+    "limits": ["GET", "POST"],
+    "rules": ["GET", "POST"],
+    "zone": ["GET", "POST"],
+    "health": ["GET"],
+}
+
+
+def control_routes(emu: Emulator) -> list[Route]:
+    control = _Control(emu)
     return [
-        Route("/_emulator/reset", guarded(reset), methods=["POST"]),
-        Route("/_emulator/state", guarded(state), methods=["GET"]),
-        Route("/_emulator/faults", guarded(faults), methods=["GET", "POST", "DELETE"]),
-        Route("/_emulator/latency", guarded(latency), methods=["POST"]),
-        Route("/_emulator/calls", guarded(calls), methods=["GET", "DELETE"]),
-        Route("/_emulator/permissions", guarded(permissions), methods=["GET", "POST"]),
-        Route("/_emulator/limits", guarded(limits), methods=["GET", "POST"]),
-        Route("/_emulator/rules", guarded(rules), methods=["GET", "POST"]),
-        Route("/_emulator/zone", guarded(zone), methods=["GET", "POST"]),
-        Route("/_emulator/health", guarded(health), methods=["GET"]),
+        Route(f"/_emulator/{name}", _guarded(getattr(control, name)), methods=methods)
+        for name, methods in _ROUTES.items()
     ]

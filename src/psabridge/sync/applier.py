@@ -8,10 +8,11 @@ at most 3 in flight per Autotask entity. An operation whose dependency failed is
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import threading
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -328,6 +329,72 @@ def dependencies(ops: list[Operation]) -> list[set[int]]:
     return deps
 
 
+class _Schedule:
+    """The plan's operations as a dependency graph: which may start (per entity), which are settled.
+
+    Ready operations of an entity start longest-chain first: an operation that unlocks a long chain of
+    others (a company before its contract, services and adjustments) goes before one that unlocks
+    nothing, so every endpoint's slots stay busy along the dependency order and the wall time approaches
+    the busiest endpoint's floor.
+    """
+
+    def __init__(self, ops: list[Operation], outcome: ApplyOutcome, progress: Any) -> None:
+        self.ops = ops
+        self.outcome = outcome
+        self.progress = progress
+        deps = dependencies(ops)
+        self.dependants: list[list[int]] = [[] for _ in ops]
+        self.remaining = [len(d) for d in deps]
+        for i, ds in enumerate(deps):
+            for j in ds:
+                self.dependants[j].append(i)
+        self.chain = self._chain_lengths()
+        self.ready: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        self.settled: set[int] = set()
+        for i, n in enumerate(self.remaining):
+            if n == 0:
+                self._push(i)
+
+    def _chain_lengths(self) -> list[int]:
+        """Length of the longest chain of dependants below each operation (dependants come later)."""
+        chain = [1] * len(self.ops)
+        for i in range(len(self.ops) - 1, -1, -1):
+            for j in self.dependants[i]:
+                chain[i] = max(chain[i], chain[j] + 1)
+        return chain
+
+    def _push(self, i: int) -> None:
+        heapq.heappush(self.ready[self.ops[i].entity], (-self.chain[i], i))
+
+    def pop_ready(self, entity: str) -> int | None:
+        queue = self.ready.get(entity)
+        while queue:
+            _, i = heapq.heappop(queue)
+            if i not in self.settled:
+                return i
+        return None
+
+    def settle(self, i: int, result: OpResult) -> None:
+        self.settled.add(i)
+        self.outcome.results.append(result)
+        if self.progress:
+            self.progress(result.op, result.status)
+        if result.status == "synced":
+            for j in self.dependants[i]:
+                self.remaining[j] -= 1
+                if self.remaining[j] == 0 and j not in self.settled:
+                    self._push(j)
+            return
+        paused = result.status == "not_sent"
+        for j in self.dependants[i]:  # everything downstream waits for this record
+            if j not in self.settled:
+                reason = "Paused: API budget exhausted" if paused else f"Waiting for {self.ops[i].label}"
+                self.settle(j, OpResult(self.ops[j], "not_sent" if paused else "waiting", reason=reason))
+
+    def unsettled(self) -> list[int]:
+        return [i for i in range(len(self.ops)) if i not in self.settled]
+
+
 def apply(plan: Plan, ctx: ApplyContext) -> ApplyOutcome:
     """Execute exactly the operations of ``plan`` (journaled). Stops early when the budget runs out.
 
@@ -341,52 +408,16 @@ def apply(plan: Plan, ctx: ApplyContext) -> ApplyOutcome:
     ops = list(plan.operations)
     for op in ops:
         ctx.labels.setdefault(ref(op.record_type, op.hub_id), op.label)
-    deps = dependencies(ops)
-    dependants: list[list[int]] = [[] for _ in ops]
-    remaining = [len(d) for d in deps]
-    for i, ds in enumerate(deps):
-        for j in ds:
-            dependants[j].append(i)
-    ready: dict[str, deque[int]] = defaultdict(deque)
-    for i, n in enumerate(remaining):
-        if n == 0:
-            ready[ops[i].entity].append(i)
-    settled: set[int] = set()
+    schedule = _Schedule(ops, outcome, ctx.progress)
+    entities = sorted({op.entity for op in ops})
     in_flight: dict[Future[OpResult], int] = {}
     busy: Counter[str] = Counter()
-
-    def settle(i: int, result: OpResult) -> None:
-        settled.add(i)
-        outcome.results.append(result)
-        if ctx.progress:
-            ctx.progress(result.op, result.status)
-        if result.status == "synced":
-            for j in dependants[i]:
-                remaining[j] -= 1
-                if remaining[j] == 0 and j not in settled:
-                    ready[ops[j].entity].append(j)
-            return
-        for j in dependants[i]:  # everything downstream waits for this record
-            if j not in settled:
-                reason = (
-                    "Paused: API budget exhausted"
-                    if result.status == "not_sent"
-                    else f"Waiting for {ops[i].label}"
-                )
-                settle(
-                    j,
-                    OpResult(ops[j], "not_sent" if result.status == "not_sent" else "waiting", reason=reason),
-                )
-
-    workers = max(1, PER_ENDPOINT * len({op.entity for op in ops}))
+    workers = max(1, PER_ENDPOINT * len(entities))
     with ThreadPoolExecutor(max_workers=min(workers, MAX_WORKERS)) as pool:
         while True:
             if not runner.stop.is_set():
-                for entity, queue in ready.items():
-                    while queue and busy[entity] < PER_ENDPOINT:
-                        i = queue.popleft()
-                        if i in settled:
-                            continue
+                for entity in entities:
+                    while busy[entity] < PER_ENDPOINT and (i := schedule.pop_ready(entity)) is not None:
                         busy[entity] += 1
                         in_flight[pool.submit(runner.run_op, ops[i])] = i
             if not in_flight:
@@ -395,17 +426,19 @@ def apply(plan: Plan, ctx: ApplyContext) -> ApplyOutcome:
             for future in finished:
                 i = in_flight.pop(future)
                 busy[ops[i].entity] -= 1
-                try:
-                    result = future.result()
-                except Exception as exc:  # e.g. the database went away: the journal reconciles it later
-                    log.exception("sync operation %s failed unexpectedly", ops[i].op_id)
-                    result = OpResult(ops[i], "error", reason=f"Internal error: {exc}")
-                settle(i, result)
-    for i, op in enumerate(ops):  # budget pause: what was never started
-        if i not in settled:
-            settle(i, OpResult(op, "not_sent", reason="Paused: API budget exhausted"))
+                schedule.settle(i, _result_of(future, ops[i]))
+    for i in schedule.unsettled():  # budget pause: what was never started
+        schedule.settle(i, OpResult(ops[i], "not_sent", reason="Paused: API budget exhausted"))
     outcome.paused = runner.paused
     return outcome
+
+
+def _result_of(future: Future[OpResult], op: Operation) -> OpResult:
+    try:
+        return future.result()
+    except Exception as exc:  # e.g. the database went away: the journal reconciles it later
+        log.exception("sync operation %s failed unexpectedly", op.op_id)
+        return OpResult(op, "error", reason=f"Internal error: {exc}")
 
 
 def ids_from_links(links: dict[tuple[str, int], Any]) -> dict[str, int]:

@@ -21,15 +21,8 @@ from typing import Any
 
 from psabridge.connectors.settings import AutotaskConnectorSettings, BillingFrequency
 from psabridge.sync.records import MODULES, PHASES, RECORD_TYPES
-from psabridge.sync.records.base import (
-    Operation,
-    PlanContext,
-    RecordStatus,
-    Status,
-    at_date,
-    fingerprint,
-    ref,
-)
+from psabridge.sync.records.base import Operation, RecordStatus, Status, at_date, fingerprint, ref
+from psabridge.sync.records.context import PlanContext
 from psabridge.sync.records.products import service_type
 from psabridge.sync.snapshot import AutotaskView, HubSnapshot, LinkState
 

@@ -97,7 +97,6 @@ def read_view(
     what is already known of the tenant (field lengths, period labels), completed here."""
     view = AutotaskView()
     counter = CallCounter()
-    org = hub.organization_id
     view.facts = facts or TenantFacts()
     if need_facts and hub.contracts:
         statuses = client.picklist("Contracts", "status")
@@ -106,6 +105,33 @@ def read_view(
             contract_status_active=_picklist_value(statuses, "Active"),
             contract_status_inactive=_picklist_value(statuses, "Inactive"),
         )
+    _read_by_key(client, hub, links, extra_keys, view, counter)
+    _read_candidates(client, hub, links, view, counter)
+    wanted_units: dict[int, set[str]] = defaultdict(set)
+    for cs_id, days in (unit_services or {}).items():
+        wanted_units[cs_id] |= days
+    if repeat_contracts:
+        for cs_id, days in _read_repeat_services(client, repeat_contracts, view, counter).items():
+            wanted_units[cs_id] |= days
+    if wanted_units:
+        units, calls = read_units_on(client, wanted_units)
+        counter.calls += calls
+        view.units = units
+    view.read_calls = counter.calls
+    return view
+
+
+def _read_by_key(
+    client: AutotaskApi,
+    hub: HubSnapshot,
+    links: dict[tuple[str, int], LinkState],
+    extra_keys: Iterable[tuple[str, str]],
+    view: AutotaskView,
+    counter: CallCounter,
+) -> None:
+    """Records not linked yet (and journal keys to reconcile), by matching key: one ``in`` query per
+    entity and 500 keys."""
+    org = hub.organization_id
     wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
     for record_type, ids in hub_record_ids(hub).items():
         rt = RECORD_TYPES[record_type]
@@ -127,7 +153,17 @@ def read_view(
             found = row.get(field)
             if found:
                 view.by_key[(entity, str(found))] = row
-    # Link suggestions: same-name companies for accounts neither linked nor found by key.
+
+
+def _read_candidates(
+    client: AutotaskApi,
+    hub: HubSnapshot,
+    links: dict[tuple[str, int], LinkState],
+    view: AutotaskView,
+    counter: CallCounter,
+) -> None:
+    """Link suggestions: same-name companies for accounts neither linked nor found by key."""
+    org = hub.organization_id
     names: dict[str, str] = {}
     for a in hub.accounts:
         link = links.get(("account", a.id))
@@ -136,49 +172,54 @@ def read_view(
         if ("Companies", matching_key(org, "account", a.id)) in view.by_key:
             continue
         names[a.name.strip().lower()] = a.name.strip()
-    if names:
-        values = sorted(set(names.values()))
-        rows = list(
-            client.query_in(
-                "Companies",
-                "companyName",
-                values,
-                include_fields=["id", "companyName", "companyNumber", "city"],
-            )
+    if not names:
+        return
+    values = sorted(set(names.values()))
+    rows = list(
+        client.query_in(
+            "Companies",
+            "companyName",
+            values,
+            include_fields=["id", "companyName", "companyNumber", "city", "phone"],
         )
-        counter.count((len(values) + 499) // 500, len(rows))
-        for row in rows:
-            if _OUR_COMPANY_KEY.match(str(row.get("companyNumber") or "")):
-                continue  # already the company of another account (of any PSA Bridge organization)
-            name = str(row.get("companyName") or "").strip().lower()
-            view.company_candidates.setdefault(name, []).append(
-                {"id": row["id"], "name": row.get("companyName"), "city": row.get("city")}
-            )
-    wanted_units: dict[int, set[str]] = defaultdict(set)
-    for cs_id, days in (unit_services or {}).items():
-        wanted_units[cs_id] |= days
-    contracts = sorted(repeat_contracts or {})
-    if contracts:
-        rows = list(
-            client.query_in(
-                "ContractServices",
-                "contractID",
-                contracts,
-                include_fields=["id", "contractID", "serviceID", "internalDescription"],
-            )
+    )
+    counter.count((len(values) + 499) // 500, len(rows))
+    for row in rows:
+        if _OUR_COMPANY_KEY.match(str(row.get("companyNumber") or "")):
+            continue  # already the company of another account (of any PSA Bridge organization)
+        name = str(row.get("companyName") or "").strip().lower()
+        view.company_candidates.setdefault(name, []).append(
+            {
+                "id": row["id"],
+                "name": row.get("companyName"),
+                "city": row.get("city"),
+                "phone": row.get("phone"),
+            }
         )
-        counter.count((len(contracts) + 499) // 500, len(rows))
-        for row in rows:
-            contract_id = int(row["contractID"])
-            view.contract_services.setdefault(contract_id, []).append(row)
-            if not row.get("internalDescription"):
-                wanted_units[int(row["id"])] |= (repeat_contracts or {})[contract_id]
-    if wanted_units:
-        units, calls = read_units_on(client, wanted_units)
-        counter.calls += calls
-        view.units = units
-    view.read_calls = counter.calls
-    return view
+
+
+def _read_repeat_services(
+    client: AutotaskApi, repeat_contracts: dict[int, set[str]], view: AutotaskView, counter: CallCounter
+) -> dict[int, set[str]]:
+    """The contract services of contracts with a repeat service of unknown outcome; returns the unkeyed
+    ones with the dates their units must be read on."""
+    contracts = sorted(repeat_contracts)
+    rows = list(
+        client.query_in(
+            "ContractServices",
+            "contractID",
+            contracts,
+            include_fields=["id", "contractID", "serviceID", "internalDescription"],
+        )
+    )
+    counter.count((len(contracts) + 499) // 500, len(rows))
+    wanted: dict[int, set[str]] = {}
+    for row in rows:
+        contract_id = int(row["contractID"])
+        view.contract_services.setdefault(contract_id, []).append(row)
+        if not row.get("internalDescription"):
+            wanted[int(row["id"])] = set(repeat_contracts[contract_id])
+    return wanted
 
 
 #: Conditions one date group adds besides its ids when OR-ed with others: the ``in`` itself and the two

@@ -8,7 +8,8 @@ which fields to read back. A new record type is one new module added here.
 from __future__ import annotations
 
 from psabridge.sync.records import agreements, changes, charges, customers, products, services
-from psabridge.sync.records.base import PHASES, RecordModule, RecordType
+from psabridge.sync.records.base import PHASES, RecordType
+from psabridge.sync.records.context import RecordModule
 
 MODULES: tuple[RecordModule, ...] = (
     products.MODULE,

@@ -15,7 +15,8 @@ from datetime import date
 from typing import Any
 
 from psabridge.connectors.settings import BillingFrequency
-from psabridge.sync.records.base import Desired, PlanContext, RecordModule, RecordType, at_date, money, ref
+from psabridge.sync.records.base import Desired, RecordType, at_date, money, ref
+from psabridge.sync.records.context import PlanContext, RecordModule
 from psabridge.sync.snapshot import HubContract
 
 CONTRACT = RecordType(

@@ -17,16 +17,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from psabridge.sync.records.base import (
-    Operation,
-    PlanContext,
-    RecordModule,
-    RecordType,
-    Status,
-    at_date,
-    money,
-    ref,
-)
+from psabridge.sync.records.base import Operation, RecordType, Status, at_date, money, ref
+from psabridge.sync.records.context import PlanContext, RecordModule
 from psabridge.sync.records.services import initial_units
 from psabridge.sync.snapshot import HubChangeLog, HubSubscription
 

@@ -6,7 +6,8 @@ missing.
 
 from __future__ import annotations
 
-from psabridge.sync.records.base import Desired, PlanContext, RecordModule, RecordType, at_date, ref
+from psabridge.sync.records.base import Desired, RecordType, at_date, ref
+from psabridge.sync.records.context import PlanContext, RecordModule
 
 REFUND = RecordType("refund", "charges", "ContractCharges", "purchaseOrderNumber", "R")
 

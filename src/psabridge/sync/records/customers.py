@@ -13,7 +13,8 @@ from typing import Any
 
 from psabridge.connectors.settings import OwnerSource
 from psabridge.hub.validation import check_phone
-from psabridge.sync.records.base import Desired, PlanContext, RecordModule, RecordType, ref, without_none
+from psabridge.sync.records.base import Desired, RecordType, ref, without_none
+from psabridge.sync.records.context import PlanContext, RecordModule
 from psabridge.sync.snapshot import HubAccount, HubSnapshot
 
 ACCOUNT = RecordType(

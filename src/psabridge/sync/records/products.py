@@ -12,14 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from psabridge.connectors.settings import BillingFrequency
-from psabridge.sync.records.base import (
-    Desired,
-    PlanContext,
-    RecordModule,
-    RecordType,
-    money,
-    without_none,
-)
+from psabridge.sync.records.base import Desired, RecordType, money, without_none
+from psabridge.sync.records.context import PlanContext, RecordModule
 from psabridge.sync.snapshot import HubProduct, HubSnapshot
 
 FREQ_CODES: dict[str, str] = {

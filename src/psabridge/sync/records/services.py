@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from psabridge.sync.records.base import Desired, PlanContext, RecordModule, RecordType, at_date, money, ref
+from psabridge.sync.records.base import Desired, RecordType, at_date, money, ref
+from psabridge.sync.records.context import PlanContext, RecordModule
 from psabridge.sync.records.products import service_type
 from psabridge.sync.snapshot import HubChangeLog, HubContract, HubProduct, HubSubscription
 
