@@ -282,3 +282,23 @@ def test_one_phone_rule_the_hub_and_the_sync_agree() -> None:
         )
         status = next(r for r in plan(snapshot, VIEW, {}, SETTINGS).records if r.record_type == "account")
         assert (status.status == "pending") is accepted, (phone, status.reason)
+
+
+def test_changes_that_go_below_zero_seats_in_date_order_are_blocked_from_that_date() -> None:
+    """Logs recorded later but dated earlier (4 -> 1 dated before 5 -> 4) leave a timeline Autotask
+    cannot hold (-1 seats): the changes from that date on are blocked with the reason; earlier ones go."""
+    hub = _hub(
+        _log(1, date(2026, 1, 1), 0, 3),
+        _log(2, date(2026, 4, 29), 4, 1),
+        _log(3, date(2026, 6, 26), 5, 4),
+        _log(4, date(2026, 11, 4), 3, 5),
+        quantity=1,
+    )
+    result = plan(hub, VIEW, {}, SETTINGS)
+    adjust = [
+        (o.body["effectiveDate"][:10], o.body["unitChange"]) for o in result.operations if o.verb == "adjust"
+    ]
+    assert adjust == [("2026-01-01", 3), ("2026-04-29", -3)]
+    blocked = {r.hub_id: r.reason for r in result.records if r.status == "blocked"}
+    assert set(blocked) == {3, 4}
+    assert "leave -1 seats on 2026-06-26" in (blocked[3] or "")

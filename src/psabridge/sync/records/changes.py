@@ -71,9 +71,26 @@ def _subscription_changes(ctx: PlanContext, sub: HubSubscription, logs: list[Hub
     for item in items:
         by_date[item.when].append(item)
     service_id = link.autotask_id if (link := ctx.link("subscription", sub.id)) else None
+    below_zero: str | None = None
     for when in sorted(by_date):
         group = by_date[when]
         units += sum(i.delta for i in group)
+        if units < 0 and below_zero is None:
+            # logs recorded later but dated earlier can make the timeline go below 0 seats: Autotask
+            # cannot hold that; from that date on nothing is pushed until the dates are fixed
+            below_zero = (
+                f"Applied in date order, this subscription's changes leave {units} seats on "
+                f"{when.isoformat()}: correct the effective dates of its license change logs in the hub"
+            )
+        if below_zero is not None:
+            _record_all(
+                ctx,
+                sub,
+                [i for i in group if not ctx.synced(i.record_type, i.hub_id)],
+                Status.BLOCKED,
+                below_zero,
+            )
+            continue
         _date_group(ctx, sub, when, group, units, service_id, waiting)
 
 
