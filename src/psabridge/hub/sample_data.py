@@ -375,9 +375,13 @@ class _Generator:
         logs: list[dict[str, Any]] = []
         self._log(logs, ext, 0, sub_start, 0, quantity, price, "Initial quantity")
         year_ago = self.as_of - timedelta(days=365)
-        for _ in range(rng.choice([0, 1, 1, 2, 2, 3, 4]) if per_user else rng.choice([0, 0, 1])):
+        changes = rng.choice([0, 1, 1, 2, 2, 3, 4]) if per_user else rng.choice([0, 0, 1])
+        dates = []
+        for _ in range(changes):
             when = max(sub_start + timedelta(days=1), year_ago) + timedelta(days=rng.randint(0, 330))
-            when = min(when, (cancel or self.as_of) - timedelta(days=1))
+            dates.append(min(when, (cancel or self.as_of) - timedelta(days=1)))
+        # each change starts from the quantity of the one before it in time, as a real history would
+        for when in sorted(dates):
             if when <= sub_start:
                 continue
             before = quantity

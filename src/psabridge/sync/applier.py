@@ -15,6 +15,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -104,6 +105,9 @@ class _Runner:
     def __init__(self, ctx: ApplyContext) -> None:
         self.ctx = ctx
         self.lock = threading.Lock()
+        with ctx.session_factory() as probe:
+            sqlite = probe.get_bind().dialect.name == "sqlite"
+        self.write_lock: AbstractContextManager[Any] = threading.Lock() if sqlite else nullcontext()
         self.stop = threading.Event()
         self.paused: BudgetPaused | None = None
 
@@ -163,27 +167,35 @@ class _Runner:
             )
             if op.verb == "link":
                 entry.outcome, entry.autotask_id, entry.finished_at = jr.DONE, op.autotask_id, jr.now()
-                jr.insert_entry(session, entry)
-                jr.mark_synced(session, entry, op.autotask_id)
-                session.commit()
+                with self._writing(session):
+                    jr.insert_entry(session, entry)
+                    jr.mark_synced(session, entry, op.autotask_id)
                 self._remember(op, op.autotask_id)
                 return OpResult(op, "synced", op.autotask_id)
-            jr.insert_entry(session, entry)
-            session.commit()  # the intent is durable before the call
+            with self._writing(session):  # the intent is durable before the call
+                jr.insert_entry(session, entry)
             try:
                 new_id = self._call(op, body, parent)
             except (AutotaskError, OSError) as exc:
-                result = self._failed(session, entry, op, exc)
-                session.commit()
-                return result
+                with self._writing(session):
+                    return self._failed(session, entry, op, exc)
             result_id = op.autotask_id if op.verb in ("update",) else new_id
-            jr.finish_entry(session, entry, jr.DONE, autotask_id=result_id)
-            jr.mark_synced(session, entry, result_id)
-            session.commit()
+            with self._writing(session):
+                jr.finish_entry(session, entry, jr.DONE, autotask_id=result_id)
+                jr.mark_synced(session, entry, result_id)
             self._remember(op, result_id)
             return OpResult(op, "synced", result_id)
         finally:
             session.close()
+
+    @contextmanager
+    def _writing(self, session: Session) -> Iterator[None]:
+        """One journal transaction, committed at the end. On SQLite the writer threads queue on a lock
+        here instead of in SQLite's busy handler, which sleeps in growing steps while the file is locked
+        (most of a sync's time went there); PostgreSQL takes concurrent writers as they come."""
+        with self.write_lock:
+            yield
+            session.commit()
 
     def _failed(self, session: Session, entry: JournalEntry, op: Operation, exc: Exception) -> OpResult:
         """Journal a write that raised, by what the error means (:mod:`psabridge.autotask.outcomes`)."""
