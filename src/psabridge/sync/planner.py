@@ -16,11 +16,12 @@ never links (same-name companies are suggestions).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from psabridge.connectors.settings import AutotaskConnectorSettings, BillingFrequency
-from psabridge.sync.records import MODULES, PHASES, RECORD_TYPES
+from psabridge.sync.records import MODULES, PHASES, RECORD_TYPES, RecordModule
 from psabridge.sync.records.base import Operation, RecordStatus, Status, at_date, fingerprint, ref
 from psabridge.sync.records.context import PlanContext
 from psabridge.sync.records.products import service_type
@@ -45,6 +46,8 @@ class Plan:
     read_calls: int = 0
     #: what the plan deliberately leaves as it is and why (e.g. after a settings change)
     notices: list[str] = field(default_factory=list)
+    #: ref -> None when the record is usable by dependants, else the reason they wait (for the next batch)
+    states: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     @property
     def write_calls(self) -> int:
@@ -80,15 +83,28 @@ def plan(
     autotask_view: AutotaskView,
     links: dict[tuple[str, int], LinkState],
     settings: AutotaskConnectorSettings,
+    *,
+    modules: Sequence[RecordModule] = MODULES,
+    known: dict[str, str | None] | None = None,
 ) -> Plan:
-    """Decide every Autotask write needed to make Autotask match the hub (pure; see module doc)."""
+    """Decide every Autotask write needed to make Autotask match the hub (pure; see module doc).
+
+    A batched sync plans the catalog (``modules`` = products) and then each batch of customers (the
+    other modules), passing the catalog's record states as ``known`` so a subscription of a blocked
+    service still waits for it; the operations together are the whole organization's plan."""
     ctx = PlanContext(hub, autotask_view, links, settings, RECORD_TYPES)
-    for module in MODULES:
+    if known:
+        ctx.state.update(known)
+    for module in modules:
         module.plan(ctx)
     order = {phase: i for i, phase in enumerate(PHASES)}
     ops = sorted(ctx.ops, key=lambda op: order[op.phase])  # stable: keeps record order inside a phase
     return Plan(
-        operations=ops, records=ctx.records, read_calls=autotask_view.read_calls, notices=mapping_notices(ctx)
+        operations=ops,
+        records=ctx.records,
+        read_calls=autotask_view.read_calls,
+        notices=mapping_notices(ctx),
+        states=dict(ctx.state),
     )
 
 

@@ -26,24 +26,16 @@ from psabridge.autotask.errors import AutotaskError, BudgetExhaustedError
 from psabridge.config import Settings
 from psabridge.connectors.models import Connector
 from psabridge.connectors.settings import AutotaskConnectorSettings
-from psabridge.hub import models as hub
-from psabridge.hub.calendar import calendar_date, organization_time_zone
 from psabridge.sync import journal as jr
 from psabridge.sync import readback
 from psabridge.sync.applier import ApplyContext, ApplyOutcome, apply, ids_from_links
+from psabridge.sync.hub_loader import load_snapshot
 from psabridge.sync.keys import PHASES, RECORD_TYPES, ref
 from psabridge.sync.models import RecordResult, SyncLink, SyncRun
 from psabridge.sync.planner import DRIFT, PENDING, Operation, Plan, plan
 from psabridge.sync.reader import AutotaskApi, read_view
 from psabridge.sync.runlock import AlreadyRunning, connector_lock
 from psabridge.sync.snapshot import (
-    HubAccount,
-    HubChangeLog,
-    HubContact,
-    HubContract,
-    HubProduct,
-    HubSnapshot,
-    HubSubscription,
     TenantFacts,
 )
 
@@ -58,107 +50,6 @@ class SyncError(Exception):
 class PlanResult:
     plan: Plan
     run: SyncRun
-
-
-# -- hub snapshot ------------------------------------------------------------------------------
-def load_snapshot(session: Session, organization_id: int) -> HubSnapshot:
-    """Every record of the organization the sync pushes, as immutable values.
-
-    Dates derived from timestamps (when a subscription was cancelled, when a log was archived) are
-    calendar dates of the organization's time zone, like every other date the sync pushes.
-    """
-    org = organization_id
-    zone = organization_time_zone(session, org)
-    contacts = {
-        c.id: HubContact(c.id, c.external_id, c.first_name, c.last_name, c.email, c.phone, c.is_active)
-        for c in session.scalars(select(hub.Contact).where(hub.Contact.organization_id == org))
-    }
-    accounts = tuple(
-        HubAccount(
-            a.id,
-            a.external_id,
-            a.name,
-            a.phone,
-            a.address_line1,
-            a.address_line2,
-            a.city,
-            a.state,
-            a.postal_code,
-            a.owner_email,
-            a.status,
-            contacts.get(a.primary_contact_id) if a.primary_contact_id else None,
-        )
-        for a in session.scalars(
-            select(hub.Account).where(hub.Account.organization_id == org).order_by(hub.Account.id)
-        )
-    )
-    products = tuple(
-        HubProduct(
-            p.id,
-            p.external_id,
-            p.name,
-            p.sku,
-            p.manufacturer,
-            p.kind,
-            p.unit_price,
-            p.unit_cost,
-            p.is_active,
-            p.description,
-        )
-        for p in session.scalars(select(hub.Product).where(hub.Product.organization_id == org))
-    )
-    contracts = tuple(
-        HubContract(
-            c.id,
-            c.external_id,
-            c.account_id,
-            c.name,
-            c.contract_type,
-            c.billing_frequency,
-            c.start_date,
-            c.end_date,
-            c.status,
-            c.setup_fee,
-        )
-        for c in session.scalars(
-            select(hub.BillingContract).where(hub.BillingContract.organization_id == org)
-        )
-    )
-    subscriptions = tuple(
-        HubSubscription(
-            s.id,
-            s.external_id,
-            s.billing_contract_id,
-            s.product_id,
-            s.quantity,
-            s.unit_price,
-            s.unit_cost,
-            s.start_date,
-            s.end_date,
-            s.status,
-            calendar_date(s.updated_at, zone),
-        )
-        for s in session.scalars(select(hub.Subscription).where(hub.Subscription.organization_id == org))
-    )
-    logs = tuple(
-        HubChangeLog(
-            lg.id,
-            lg.external_id,
-            lg.subscription_id,
-            lg.effective_date,
-            lg.quantity_before,
-            lg.quantity_after,
-            lg.unit_price,
-            lg.status,
-            lg.is_refund,
-            lg.refund_amount,
-            calendar_date(lg.updated_at, zone) if lg.updated_at else None,
-        )
-        for lg in session.scalars(
-            select(hub.LicenseChangeLog).where(hub.LicenseChangeLog.organization_id == org)
-        )
-    )
-    return HubSnapshot(org, accounts, products, contracts, subscriptions, logs)
 
 
 # -- connector ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HubContact:
     id: int
     external_id: str
@@ -23,7 +23,7 @@ class HubContact:
     is_active: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HubAccount:
     id: int
     external_id: str
@@ -39,7 +39,7 @@ class HubAccount:
     primary_contact: HubContact | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HubProduct:
     id: int
     external_id: str
@@ -53,7 +53,7 @@ class HubProduct:
     description: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HubContract:
     id: int
     external_id: str
@@ -67,7 +67,7 @@ class HubContract:
     setup_fee: Decimal | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HubSubscription:
     id: int
     external_id: str
@@ -82,7 +82,7 @@ class HubSubscription:
     changed_on: date  # date of the last change (used to date a cancellation without a log)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HubChangeLog:
     id: int
     external_id: str
@@ -111,6 +111,9 @@ class HubSnapshot:
     contracts: tuple[HubContract, ...] = ()
     subscriptions: tuple[HubSubscription, ...] = ()
     logs: tuple[HubChangeLog, ...] = ()
+    #: product id -> billing frequencies it is sold at, when known without the subscriptions (the
+    #: catalog step of a batched sync); None: derived from ``subscriptions``
+    sold_at: dict[int, frozenset[str]] | None = None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,9 @@ def _frequency_order(freq: str) -> int:
 
 def sold_at(hub: HubSnapshot) -> dict[int, set[str]]:
     """Service product id -> billing frequencies its subscriptions are billed at."""
+    if hub.sold_at is not None:
+        kinds = {p.id: p.kind for p in hub.products}
+        return {pid: set(freqs) for pid, freqs in hub.sold_at.items() if kinds.get(pid) == "service"}
     contracts = {c.id: c for c in hub.contracts}
     products = {p.id: p for p in hub.products}
     used: dict[int, set[str]] = defaultdict(set)
