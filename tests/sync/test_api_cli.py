@@ -47,7 +47,7 @@ def test_plan_apply_history_and_records_over_rest(
     sub = hub.subscription(contract, hub.product(), quantity=4)
     hub.change(sub, date(2026, 2, 1), 6)
 
-    plan = admin.get("/sync/plan")
+    plan = admin.post("/sync/plan")
     assert plan.status_code == 200, plan.text
     body = plan.json()
     verbs = [(op["phase"], op["verb"], op["entity"]) for op in body["operations"]]
@@ -60,7 +60,7 @@ def test_plan_apply_history_and_records_over_rest(
         ("changes", "adjust", "ContractServiceAdjustments"),
     ]
     assert body["write_calls"] == 6
-    assert viewer.get("/sync/plan").status_code == 403  # planning reads the tenant: admins only
+    assert viewer.post("/sync/plan").status_code == 403  # planning reads the tenant: admins only
     assert viewer.post("/sync/runs").status_code == 403
 
     # the plan wrote nothing to Autotask
@@ -128,7 +128,7 @@ def test_other_organizations_cannot_see_runs_or_records(
         assert intruder.get(f"/sync/runs/{run_id}").status_code == 404
         assert intruder.get("/sync/records").json() == []
         assert intruder.get("/sync/runs").json() == []
-        assert intruder.get("/sync/plan").status_code == 409  # no connector of its own
+        assert intruder.post("/sync/plan").status_code == 409  # no connector of its own
 
 
 def test_cli_plan_and_sync_json(env: SyncEnv, hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,7 +23,7 @@ from psabridge.connectors.errors import ConnectorError, SettingsValidationError,
 from psabridge.connectors.forms import CATALOGUE, parse_settings_form, settings_form_view
 from psabridge.connectors.models import Connector
 from psabridge.web.auth import AdminUser, CurrentUser
-from psabridge.web.deps import AppSettings, DbSession
+from psabridge.web.deps import AppSettings, DbSession, PathId
 from psabridge.web.templating import templates
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ def _connector_page(
 @router.get("/autotask/{connector_id}")
 def connector_page(
     request: Request,
-    connector_id: int,
+    connector_id: PathId,
     db: DbSession,
     app_settings: AppSettings,
     user: CurrentUser,
@@ -230,7 +230,7 @@ def connector_page(
 @router.post("/autotask/{connector_id}")
 def update_credentials(
     request: Request,
-    connector_id: int,
+    connector_id: PathId,
     db: DbSession,
     app_settings: AppSettings,
     user: AdminUser,
@@ -272,7 +272,7 @@ def update_credentials(
 @router.post("/autotask/{connector_id}/settings")
 async def save_settings_form(
     request: Request,
-    connector_id: int,
+    connector_id: PathId,
     db: DbSession,
     app_settings: AppSettings,
     user: AdminUser,
@@ -326,7 +326,7 @@ async def _run_sync(func: Any, *args: Any, **kwargs: Any) -> Any:
 
 @router.post("/autotask/{connector_id}/refresh-options")
 def refresh_options(
-    request: Request, connector_id: int, db: DbSession, app_settings: AppSettings, user: AdminUser
+    request: Request, connector_id: PathId, db: DbSession, app_settings: AppSettings, user: AdminUser
 ) -> Response:
     """Forget the cached dropdown options; the page reads them again from Autotask."""
     connector = _connector_or_404(db, user.organization_id, connector_id)
@@ -339,7 +339,7 @@ def refresh_options(
 
 @router.post("/autotask/{connector_id}/check-permissions")
 def check_permissions(
-    request: Request, connector_id: int, db: DbSession, app_settings: AppSettings, user: AdminUser
+    request: Request, connector_id: PathId, db: DbSession, app_settings: AppSettings, user: AdminUser
 ) -> Response:
     """Probe each entity the connector needs and list the missing security-level permissions."""
     connector = _connector_or_404(db, user.organization_id, connector_id)
@@ -366,7 +366,7 @@ def check_permissions(
 @router.get("/autotask/{connector_id}/products")
 def product_search(
     request: Request,
-    connector_id: int,
+    connector_id: PathId,
     db: DbSession,
     app_settings: AppSettings,
     user: CurrentUser,

@@ -353,20 +353,10 @@ def failed_count(session: Session, organization_id: int) -> int:
 
 
 def hub_record_exists(session: Session, organization_id: int, record_type: str, hub_id: int) -> bool:
-    """Whether ``hub_id`` is a record of this organization (link decisions never cross tenants)."""
-    model: Any
-    if record_type == "account":
-        model = hub.Account
-    elif record_type == "product" or record_type.startswith("service."):
-        model = hub.Product
-    elif record_type == "billing_contract":
-        model = hub.BillingContract
-    elif record_type == "subscription":
-        model = hub.Subscription
-    else:
-        return False
-    record = session.get(model, hub_id)
-    return record is not None and record.organization_id == organization_id
+    """Whether ``hub_id`` is a record of this organization (the sync engine's rule, shared)."""
+    from psabridge.sync.service import hub_record_exists as exists
+
+    return exists(session, organization_id, record_type, hub_id)
 
 
 #: Autotask write verbs as a run page says them ("2 created").

@@ -16,6 +16,8 @@ from starlette.concurrency import run_in_threadpool
 
 from psabridge.autotask.errors import AutotaskError
 from psabridge.connectors import service as connectors
+from psabridge.connectors.errors import explain_api_error
+from psabridge.hub.validation import MAX_ID
 from psabridge.psa_integration import rows as rowsmod
 from psabridge.psa_integration import search as searchmod
 from psabridge.psa_integration.names import autotask_names
@@ -29,7 +31,7 @@ from psabridge.psa_integration.push import (
 )
 from psabridge.sync import service
 from psabridge.web.auth import AdminUser, CurrentUser
-from psabridge.web.deps import AppSettings, DbSession
+from psabridge.web.deps import AppSettings, DbSession, FormId, PathId
 from psabridge.web.templating import templates
 
 router = APIRouter(prefix="/psa-integration", include_in_schema=False)
@@ -79,7 +81,7 @@ def runs_page(request: Request, db: DbSession, user: CurrentUser) -> Response:
 @router.get("/runs/{run_id}")
 def run_page(
     request: Request,
-    run_id: int,
+    run_id: PathId,
     db: DbSession,
     user: CurrentUser,
     status: str | None = None,
@@ -198,7 +200,7 @@ def search_results(
     user: AdminUser,
     settings: AppSettings,
     record_type: str,
-    hub_id: int,
+    hub_id: Annotated[int, Query(ge=1, le=MAX_ID)],
     q: str = "",
     tab: str = "products",
 ) -> Response:
@@ -239,8 +241,8 @@ def link(
     user: AdminUser,
     settings: AppSettings,
     record_type: Annotated[str, Form()],
-    hub_id: Annotated[int, Form()],
-    autotask_id: Annotated[int, Form()],
+    hub_id: FormId,
+    autotask_id: FormId,
     tab: Annotated[str, Form()] = "products",
 ) -> Response:
     """The user confirmed a link (a suggestion or a search result)."""
@@ -249,22 +251,10 @@ def link(
     if not rowsmod.hub_record_exists(db, org, record_type, hub_id):
         raise HTTPException(status_code=404, detail="No such record")
     try:
-        client = _client(db, org, settings)
-        try:
-            searchmod.check_target(
-                db,
-                client,
-                organization_id=org,
-                record_type=record_type,
-                hub_id=hub_id,
-                autotask_id=autotask_id,
-            )
-        finally:
-            client.close()
-        service.link_record(db, org, record_type, hub_id, autotask_id)
-    except (searchmod.LinkRefused, service.SyncError, AutotaskError) as exc:
+        service.decide_link(db, org, record_type, hub_id, autotask_id=autotask_id, app_settings=settings)
+    except (service.SyncError, AutotaskError) as exc:
         db.rollback()
-        return RedirectResponse(_tab_url(tab, error=str(exc)), status_code=303)
+        return RedirectResponse(_tab_url(tab, error=_link_error(exc)), status_code=303)
     return RedirectResponse(_tab_url(tab, notice="linked"), status_code=303)
 
 
@@ -273,7 +263,7 @@ def add_new(
     db: DbSession,
     user: AdminUser,
     record_type: Annotated[str, Form()],
-    hub_id: Annotated[int, Form()],
+    hub_id: FormId,
     tab: Annotated[str, Form()] = "products",
 ) -> Response:
     """The user chose "Add New": the next push creates a new Autotask record."""
@@ -281,7 +271,7 @@ def add_new(
     if not rowsmod.hub_record_exists(db, user.organization_id, record_type, hub_id):
         raise HTTPException(status_code=404, detail="No such record")
     try:
-        service.choose_add_new(db, user.organization_id, record_type, hub_id)
+        service.decide_link(db, user.organization_id, record_type, hub_id, add_new=True)
     except service.SyncError as exc:
         db.rollback()
         return RedirectResponse(_tab_url(tab, error=str(exc)), status_code=303)
@@ -292,6 +282,7 @@ def add_new(
 def bulk(
     db: DbSession,
     user: AdminUser,
+    settings: AppSettings,
     action: Annotated[str, Form()],
     tab: Annotated[str, Form()] = "products",
     selected: Annotated[list[str] | None, Form()] = None,
@@ -314,18 +305,17 @@ def bulk(
         hub_id = int(raw_id)
         try:
             if action == "add_new":
-                service.choose_add_new(db, org, record_type, hub_id)
+                service.decide_link(db, org, record_type, hub_id, add_new=True)
             else:
                 candidates = (statuses.get(key) or {}).get("candidates") or []
                 if len(candidates) != 1:
                     skipped.append(key)
                     continue
-                target_id = int(candidates[0]["id"])
-                searchmod.check_link_allowed(
-                    db, organization_id=org, record_type=record_type, hub_id=hub_id, autotask_id=target_id
+                # A suggestion of the last plan: decide_link checks it without an API call.
+                service.decide_link(
+                    db, org, record_type, hub_id, autotask_id=int(candidates[0]["id"]), app_settings=settings
                 )
-                service.link_record(db, org, record_type, hub_id, target_id)
-        except (service.SyncError, searchmod.LinkRefused):
+        except (service.SyncError, AutotaskError):
             db.rollback()
             skipped.append(key)
     notice = "bulk_add_new" if action == "add_new" else "bulk_linked"
@@ -340,6 +330,12 @@ def bulk(
             status_code=303,
         )
     return RedirectResponse(_tab_url(tab, notice=notice), status_code=303)
+
+
+def _link_error(exc: Exception) -> str:
+    if isinstance(exc, AutotaskError):
+        return explain_api_error(exc, action="read the Autotask record to link").message
+    return str(exc)
 
 
 # --- preview and push --------------------------------------------------------------------------------

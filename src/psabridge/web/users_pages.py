@@ -26,7 +26,7 @@ from psabridge.auth.users import (
 )
 from psabridge.security.crypto import verify_password
 from psabridge.web.auth import AdminUser, CurrentUser
-from psabridge.web.deps import AppSettings, DbSession
+from psabridge.web.deps import AppSettings, DbSession, PathId
 from psabridge.web.login import set_session_cookie
 from psabridge.web.templating import templates
 
@@ -98,7 +98,7 @@ def add_user(
 @router.post("/{user_id}/role")
 def set_role(
     request: Request,
-    user_id: int,
+    user_id: PathId,
     db: DbSession,
     admin: AdminUser,
     role: Annotated[str, Form(max_length=20)] = "",
@@ -115,7 +115,7 @@ def set_role(
 
 
 @router.post("/{user_id}/deactivate")
-def deactivate(request: Request, user_id: int, db: DbSession, admin: AdminUser) -> Response:
+def deactivate(request: Request, user_id: PathId, db: DbSession, admin: AdminUser) -> Response:
     target = _target(db, admin, user_id)
     try:
         set_active(db, target, False)
@@ -128,7 +128,7 @@ def deactivate(request: Request, user_id: int, db: DbSession, admin: AdminUser) 
 
 
 @router.post("/{user_id}/activate")
-def activate(user_id: int, db: DbSession, admin: AdminUser) -> Response:
+def activate(user_id: PathId, db: DbSession, admin: AdminUser) -> Response:
     target = _target(db, admin, user_id)
     set_active(db, target, True)
     db.commit()
