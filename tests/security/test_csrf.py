@@ -33,9 +33,7 @@ def test_cookie_request_with_basic_auth_header_still_needs_the_csrf_token(
     with closing(client):
         page = client.post("/users", data=NEW_USER, headers=BASIC)
         assert page.status_code == 403
-        api = client.post(
-            "/api/v1/accounts", json={"name": "Planted", "phone": "+1 555 0100"}, headers=BASIC
-        )
+        api = client.post("/api/v1/accounts", json={"name": "Planted", "phone": "+1 555 0100"}, headers=BASIC)
         assert api.status_code == 403
         # A Bearer header does not excuse a request that also carries the session cookie.
         bearer = client.post("/users", data=NEW_USER, headers={"Authorization": "Bearer whatever"})
