@@ -17,7 +17,7 @@ from tests.conftest import OrgUser
 from tests.support.web import signed_in_client
 
 BASIC = {"Authorization": "Basic cHJveHk6cHJveHktcGFzc3dvcmQ="}
-NEW_USER = {"email": "planted@acme.test", "password": "a-long-planted-passphrase", "role": "admin"}
+NEW_USER = {"email": "planted@acme.test", "password": "a-long-enough-passphrase", "role": "admin"}
 
 
 def _exists(session_factory: sessionmaker[Session], email: str) -> bool:

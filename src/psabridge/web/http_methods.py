@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
 CANDIDATES = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
