@@ -31,6 +31,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from psabridge.cli_text import plain, safe
 from psabridge.config import Settings, get_settings
 
 DEMO_ORG_NAME = "Demo MSP"
@@ -308,8 +309,9 @@ def print_summary(console: Console, summary: DemoSummary, *, limit: int = 25) ->
         console.print(f"Rows not synced ({len(summary.problems)}):")
         for p in summary.problems[:limit]:
             console.print(
-                f"  [{p['status']}] {PHASE_TITLES.get(p['phase'], p['phase'])}: {p['label']} — {p['reason']}",
-                markup=False,  # labels and reasons are data: "[...]" in them is not Rich markup
+                plain(  # labels and reasons are data: never markup, escapes shown, not sent
+                    f"  [{p['status']}] {PHASE_TITLES.get(p['phase'], p['phase'])}: {p['label']} — {p['reason']}"
+                ),
                 highlight=False,
             )
         if len(summary.problems) > limit:
@@ -370,7 +372,7 @@ def demo_command(
                 console.print("Autotask connector: set up (settings chosen by label from the tenant)")
             summary = run_demo_sync(factory, org_id, settings, emu, console)
         except DemoError as exc:
-            console.print(f"[red]Error:[/red] {exc}")
+            console.print(f"[red]Error:[/red] {safe(exc)}")
             raise typer.Exit(1) from exc
         finally:
             engine.dispose()

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from psabridge.db import utcnow
 from psabridge.hub.errors import ConflictError, InvalidRecord, RecordNotFound
 from psabridge.hub.models import ROLES, ApiToken, Organization
+from psabridge.hub.validation import text_problem
 
 TOKEN_PREFIX = "psab_"
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -32,6 +33,9 @@ def create_organization(session: Session, name: str, slug: str | None = None) ->
     name = name.strip()
     if not name:
         raise InvalidRecord.on("name", "must not be empty")
+    problem = text_problem(name)
+    if problem:
+        raise InvalidRecord.on("name", problem)
     slug = slugify(slug or name)
     if not slug:
         raise InvalidRecord.on("slug", "must contain letters or digits")
