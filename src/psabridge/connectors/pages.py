@@ -147,7 +147,7 @@ def create_autotask(
 ) -> Response:
     """Save: test the credentials live; on success the connector exists and is re-opened from the list."""
     existing = service.get_autotask_connector(db, user.organization_id)
-    form = {"username": username, "integration_code": integration_code}
+    form = {"username": username, "integration_code": integration_code, "environment_url": environment_url}
     try:
         if not environment_url and username.strip():
             raise ConnectorError(
