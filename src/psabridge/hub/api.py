@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 
 from psabridge.hub import service
 from psabridge.hub.errors import RecordNotFound
-from psabridge.hub.imports.api_upload import read_upload
-from psabridge.hub.imports.runner import run_import
+from psabridge.hub.imports.api_upload import parse_received, received_upload
+from psabridge.hub.imports.runner import ImportResult, run_import
 from psabridge.hub.models import (
     Account,
     BillingContract,
@@ -435,13 +435,15 @@ async def import_file(
     ] = None,
     format: Annotated[str | None, Query(description="csv or json (default: from the content type).")] = None,
 ) -> list[ImportResultPublic]:
-    """Import a CSV or JSON file (multipart field ``file``, or the raw body). All or nothing: a bad file
-    answers 422 with every bad row (line, field, message) and writes nothing."""
-    upload = await read_upload(request, record_type=type, file_format=format)
+    """Import a CSV or JSON file (multipart field ``file``, or the raw body; at most 200 MB, else 413).
+    All or nothing: a bad file answers 422 with the first 100 bad rows (line, field, message),
+    ``total_errors``, and writes nothing."""
+    async with received_upload(request, record_type=type, file_format=format) as (path, name, kind, fmt):
 
-    def apply() -> list[ImportResultPublic]:
-        results = run_import(db, principal.organization_id, upload)
-        db.commit()
-        return [ImportResultPublic(**r.as_dict()) for r in results]
+        def apply() -> list[ImportResult]:
+            results = run_import(db, principal.organization_id, parse_received(path, name, kind, fmt))
+            db.commit()
+            return results
 
-    return await run_in_threadpool(apply)
+        results = await run_in_threadpool(apply)
+    return [ImportResultPublic(**r.as_dict()) for r in results]

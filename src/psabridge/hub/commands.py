@@ -143,16 +143,14 @@ def import_command(
     file_format: str | None = typer.Option(None, "--format", help="csv or json (default: from the name)."),
 ) -> None:
     """Import billing records from CSV/JSON; all files in one transaction, all or nothing."""
-    from psabridge.hub.imports.formats import Upload, parse
+    from psabridge.hub.imports.formats import Upload, parse_path
     from psabridge.hub.imports.runner import run_import
 
     with _session() as session:
         organization = _organization(session, org)
         upload = Upload(", ".join(f.name for f in files))
         for path in files:
-            upload.merge(
-                parse(path.name, path.read_bytes(), record_type=record_type, file_format=file_format)
-            )
+            upload.merge(parse_path(path, record_type=record_type, file_format=file_format))
         results = run_import(session, organization.id, upload)
         table = Table(title=f"Imported into {organization.slug}")
         for col in ("Type", "Created", "Updated", "Unchanged", "Logs recorded"):

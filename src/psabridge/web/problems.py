@@ -77,7 +77,10 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 # --- one function per kind of error -------------------------------------------------------------------
 def _hub_error(exc: HubError) -> JSONResponse:
     status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 400)
-    return problem(status, exc.title, exc.detail, errors=[e.as_dict() for e in exc.errors])
+    errors = [e.as_dict() for e in exc.errors]
+    if isinstance(exc, ImportFailed):
+        return problem(status, exc.title, exc.detail, errors=errors, total_errors=exc.total)
+    return problem(status, exc.title, exc.detail, errors=errors)
 
 
 def _unauthenticated(exc: NotAuthenticated) -> JSONResponse:
