@@ -58,7 +58,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_static = str(scope.get("path", "")).startswith("/static/")
+        is_static = str(scope.get("path", "")).startswith(("/static/", "/docs-assets/"))
         is_https = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
