@@ -38,6 +38,8 @@ DEMO_ORG_NAME = "Demo MSP"
 DEMO_ORG_SLUG = "demo"
 DEMO_ADMIN_EMAIL = "admin@demo-msp.example"
 EMULATOR_STATE_FILE = "emulator-state.json"
+#: The emulator's port, kept so connectors (of every organization in the data directory) keep a live URL.
+EMULATOR_PORT_FILE = "emulator-port"
 WRITE_VERBS = ("create", "update", "replace", "delete")
 
 #: Labels the demo picks from the tenant's live option lists (never ids: they differ per tenant).
@@ -98,12 +100,39 @@ class DemoSummary:
 # --- the emulator --------------------------------------------------------------------------------------
 
 
+def emulator_port(data_dir: Path, host: str = "127.0.0.1") -> int:
+    """The port the demo's emulator used last time (kept in ``data_dir``) when it is free, else a free
+    one, which is kept for next time: connectors store the emulator's URL, so a new port on every start
+    left them pointing at nothing."""
+    import socket
+
+    stored = data_dir / EMULATOR_PORT_FILE
+    try:
+        port = int(stored.read_text().strip())
+    except (OSError, ValueError):
+        port = 0
+    if port:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is free
+            try:
+                sock.bind((host, port))
+            except OSError:
+                port = 0
+    if not port:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+    stored.write_text(f"{port}\n")
+    return port
+
+
 @contextmanager
 def emulator_for(data_dir: Path) -> Iterator[Any]:
-    """The Autotask emulator on a free loopback port, its tenant persisted in ``data_dir``."""
+    """The Autotask emulator on loopback (same port as last time when free), its tenant persisted in
+    ``data_dir``."""
     from psabridge.emulator.testing import running_emulator
 
-    with running_emulator(state_file=data_dir / EMULATOR_STATE_FILE) as handle:
+    with running_emulator(state_file=data_dir / EMULATOR_STATE_FILE, port=emulator_port(data_dir)) as handle:
         yield handle
 
 
@@ -132,12 +161,15 @@ def ensure_admin(session: Session, organization_id: int, *, reset_password: bool
     """The demo admin; a fresh random password is made (and returned, to print once) only when the user
     is created or ``reset_password`` is asked. It is stored hashed, like any other password."""
     from psabridge.auth.models import User
+    from psabridge.auth.password_policy import password_problem
     from psabridge.auth.users import create_user, set_password
 
     user = session.scalar(
         select(User).where(User.organization_id == organization_id, User.email == DEMO_ADMIN_EMAIL)
     )
     password = secrets.token_urlsafe(12)
+    while password_problem(password, DEMO_ADMIN_EMAIL):  # the policy refuses e.g. "admin" inside it
+        password = secrets.token_urlsafe(12)
     if user is None:
         create_user(session, organization_id, email=DEMO_ADMIN_EMAIL, password=password, role="admin")
         session.commit()
@@ -352,6 +384,13 @@ def demo_command(
         settings = get_settings()
         console.print(
             f"Autotask emulator: {emu.base_url} (tenant kept in {base.data_dir / EMULATOR_STATE_FILE})"
+        )
+        creds = emu.credentials
+        console.print(
+            plain(
+                f"Emulator API user: {creds.username}  secret: {creds.secret}  integration code: "
+                f"{creds.integration_code}  (zone discovery: {emu.zone_url})"
+            )
         )
         url = settings.resolved_database_url()
         migrate(url)
