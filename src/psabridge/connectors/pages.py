@@ -282,9 +282,10 @@ async def save_settings_form(
     form = await request.form()
     raw = {k: v for k, v in form.multi_items() if isinstance(v, str)}
     parsed, errors = parse_settings_form(raw)
+    dropped: list[str] = []
     if parsed is not None and not errors:
         try:
-            await _run_sync(service.save_settings, db, connector, parsed, app_settings=app_settings)
+            dropped = await _run_sync(service.save_settings, db, connector, parsed, app_settings=app_settings)
         except SettingsValidationError as exc:
             errors = exc.errors
         except ConnectorError as exc:
@@ -310,6 +311,12 @@ async def save_settings_form(
     notice = "Settings saved."
     if settings.default_vendor_type is not None and not settings.manufacturers:
         notice = "Settings saved. Manufacturers can now be chosen among the vendor companies."
+    if dropped:
+        kept = ", ".join(settings.manufacturers) or "none"
+        notice = (
+            f"Settings saved. Default Vendor Type changed: Manufacturers kept (their company is of the new "
+            f"type): {kept}; removed (choose them again among the new type's companies): {', '.join(dropped)}."
+        )
     return RedirectResponse(
         f"/integrations/autotask/{connector_id}?notice={quote(notice)}#settings", status_code=303
     )

@@ -444,12 +444,33 @@ def save_settings(
     *,
     app_settings: Settings | None = None,
     client_factory: Callable[[], AutotaskClient] | None = None,
-) -> None:
-    """Validate ``settings`` against the tenant and save them; refuse with every reason, saving nothing."""
+) -> list[str]:
+    """Validate ``settings`` against the tenant and save them; refuse with every reason, saving nothing.
+
+    Returns the Manufacturers mappings dropped by a change of Default Vendor Type: the form cannot send
+    Manufacturers with such a change, so the saved mappings whose company is of the new type are kept
+    and the others are named to the person (they used to vanish silently)."""
     app_settings = app_settings or get_settings()
     lazy = LazyClient(connector, app_settings)
+    dropped: list[str] = []
     try:
-        errors = validate_settings(session, connector, settings, client_factory or lazy)
+        factory = client_factory or lazy
+        errors = validate_settings(session, connector, settings, factory)
+        saved = connector_settings(connector)
+        if (
+            not errors
+            and saved.manufacturers
+            and not settings.manufacturers
+            and settings.default_vendor_type != saved.default_vendor_type
+        ):
+            kept: dict[str, int] = {}
+            key = opts.vendors_key(settings.default_vendor_type) if settings.default_vendor_type else None
+            for name, company_id in saved.manufacturers.items():
+                if key is not None and _lookup(session, connector, key, company_id, factory) is not None:
+                    kept[name] = company_id
+                else:
+                    dropped.append(name)
+            settings = settings.model_copy(update={"manufacturers": kept})
     finally:
         lazy.close()
     if errors:
@@ -458,6 +479,7 @@ def save_settings(
     connector.status = _status_for(settings)
     session.commit()
     log.info("autotask connector %s settings saved (status %s)", connector.id, connector.status)
+    return dropped
 
 
 def suggested_settings(
