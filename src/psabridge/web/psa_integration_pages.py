@@ -74,7 +74,14 @@ def index(user: CurrentUser) -> Response:
 def runs_page(request: Request, db: DbSession, user: CurrentUser) -> Response:
     runs = service.list_runs(db, user.organization_id, limit=100)
     return _page(
-        request, "psa_integration/runs.html", {"runs": runs, "psa_runs": True, "left_out": rowsmod.left_out}
+        request,
+        "psa_integration/runs.html",
+        {
+            "runs": runs,
+            "psa_runs": True,
+            "left_out": rowsmod.left_out,
+            "preview_states": rowsmod.preview_states(runs),
+        },
     )
 
 
@@ -94,7 +101,10 @@ def run_page(
     counts: dict[str, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
-    if status:
+    written = rowsmod.written_by_run(db, run.id) if run.mode == "apply" else set()
+    if status == rowsmod.WRITTEN:
+        results = [r for r in results if (r.record_type, r.hub_id) in written]
+    elif status:
         results = [r for r in results if r.status == status]
     # A push of the demo data holds 500+ records: one page of them, like the tabs.
     pages = max(1, -(-len(results) // PAGE_SIZE))
@@ -111,6 +121,7 @@ def run_page(
             "page_number": page,
             "pages": pages,
             "counts": counts,
+            "written_count": len(written),
             "status_filter": status,
             "status_labels": rowsmod.STATUS_LABELS,
             "psa_runs": True,
