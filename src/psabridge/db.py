@@ -9,7 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,12 +60,19 @@ def sqlite_path(url: str) -> Path | None:
 
 def _private_file(path: Path) -> None:
     """Create the SQLite file (and its WAL/SHM companions) readable by this user only: it holds
-    password hashes, API token hashes and encrypted secrets."""
+    password hashes, API token hashes and encrypted secrets.
+
+    An existing file is only ``chmod``-ed, never opened: closing any descriptor of a SQLite file drops
+    every POSIX lock this process holds on it, under the feet of open connections."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        if candidate == path or candidate.exists():
-            os.close(os.open(candidate, os.O_CREAT | os.O_RDWR, 0o600))
-            os.chmod(candidate, 0o600)
+        try:
+            if candidate.stat().st_mode & 0o077:
+                os.chmod(candidate, 0o600)
+        except FileNotFoundError:
+            continue
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

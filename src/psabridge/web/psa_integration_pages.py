@@ -343,10 +343,15 @@ def bulk(
     return RedirectResponse(_tab_url(tab, notice=notice), status_code=303)
 
 
-def _link_error(exc: Exception) -> str:
+def _autotask_error(exc: Exception, action: str) -> str:
+    """What to tell the person: Autotask failures explained with what to check, others as they are."""
     if isinstance(exc, AutotaskError):
-        return explain_api_error(exc, action="read the Autotask record to link").message
+        return explain_api_error(exc, action=action).message
     return str(exc)
+
+
+def _link_error(exc: Exception) -> str:
+    return _autotask_error(exc, "read the Autotask record to link")
 
 
 # --- preview and push --------------------------------------------------------------------------------
@@ -375,10 +380,11 @@ async def preview(
             retry_failed=retry_failed,
         )
     except (service.SyncError, AutotaskError) as exc:
+        message = _autotask_error(exc, "preview the plan")
         return _page(
             request,
             "psa_integration/preview.html",
-            {"error": str(exc), "plan": None, "retry_failed": retry_failed, "from_tab": tab},
+            {"error": message, "plan": None, "retry_failed": retry_failed, "from_tab": tab},
         )
     plan = result.plan
     problems = [r for r in plan.records if r.status in ("needs_link", "blocked", "waiting", "error")]
@@ -421,6 +427,8 @@ async def push_now(
     except (PlanChanged, PushBusy) as exc:
         return RedirectResponse(_tab_url(tab, error=str(exc)), status_code=303)
     except (service.SyncError, AutotaskError) as exc:
-        return RedirectResponse(_tab_url(tab, error=f"Push failed: {exc}"), status_code=303)
+        return RedirectResponse(
+            _tab_url(tab, error=f"Push failed: {_autotask_error(exc, 'push')}"), status_code=303
+        )
     # The run goes on in the background; its page follows it until it finishes.
     return RedirectResponse(f"/psa-integration/runs/{run_id}", status_code=303)
