@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres lint typecheck bench install clean lock
+.PHONY: run test test-sqlite test-postgres lint typecheck bench fuzz install clean lock
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,7 @@ install: $(STAMP)
 
 ## The demo: emulator + hub + sample data + connector + sync, then serve the Admin Hub.
 run: $(STAMP)
+	bash scripts/ensure-system.sh
 	$(BIN)/psabridge demo
 
 ## The whole test suite: lint, types, then tests on SQLite and on PostgreSQL.
@@ -24,14 +25,20 @@ test: $(STAMP)
 	bash scripts/test.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+## Schemathesis over the REST API's OpenAPI (0 server errors, 0 schema violations), bounded to 15 minutes.
+FUZZ_EXAMPLES ?= 150
+fuzz: $(STAMP)
+	PSABRIDGE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) timeout 900 $(BIN)/pytest -q -p no:randomly \
+		-o addopts="" --timeout=900 tests/security/test_schemathesis.py
 
 lock:
 	uv pip compile pyproject.toml --extra dev -o requirements.lock

@@ -193,11 +193,16 @@ def _machine() -> str:
 
 
 def _record(lines: list[str]) -> None:
-    section = "\n".join([START, *lines, END])
+    _record_section(START, END, lines)
+
+
+def _record_section(start: str, end: str, lines: list[str]) -> None:
+    """Replace the section between the markers in docs/benchmarks.md (or append it)."""
+    section = "\n".join([start, *lines, end])
     doc = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START in doc and END in doc:
-        head, rest = doc.split(START, 1)
-        doc = head + section + rest.split(END, 1)[1]
+    if start in doc and end in doc:
+        head, rest = doc.split(start, 1)
+        doc = head + section + rest.split(end, 1)[1]
     else:
         doc = doc.rstrip("\n") + "\n\n" + section + "\n"
     DOC.write_text(doc)

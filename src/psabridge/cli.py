@@ -14,13 +14,21 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    """``--version`` answers before Click looks for a command (a plain flag came too late: "Missing
+    command")."""
+    if value:
+        typer.echo(f"psabridge {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+    ),
 ) -> None:
-    if version:
-        typer.echo(__version__)
-        raise typer.Exit()
+    """PSA Bridge: billing hub, Autotask connector, sync engine and Autotask emulator."""
 
 
 @app.command()
@@ -64,5 +72,44 @@ def _register_areas() -> None:
 
 _register_areas()
 
+
+def explain(exc: BaseException) -> str | None:
+    """The one line a person needs for an error they can act on (None: a bug, keep the traceback)."""
+    from sqlalchemy.exc import OperationalError
+
+    from psabridge.autotask.errors import AutotaskError
+    from psabridge.connectors.errors import ConnectorError, explain_api_error
+    from psabridge.hub.errors import HubError
+    from psabridge.sync.service import SyncError
+
+    if isinstance(exc, AutotaskError):
+        return explain_api_error(exc, action="complete this command").message
+    if isinstance(exc, ConnectorError):
+        return exc.message
+    if isinstance(exc, HubError):
+        return exc.detail
+    if isinstance(exc, SyncError):
+        return str(exc)
+    if isinstance(exc, OperationalError):
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else "no answer"
+        return f"The database could not be used ({first}). Check PSABRIDGE_DATABASE_URL and that it runs."
+    return None
+
+
+def main() -> None:
+    """The ``psabridge`` entry point: the Typer app, with errors the user can act on printed as one line
+    on stderr (exit 1) instead of a traceback."""
+    try:
+        app()
+    except Exception as exc:
+        line = explain(exc)
+        if line is None:
+            raise
+        from psabridge.cli_text import visible
+
+        typer.echo(f"Error: {visible(line)}", err=True)
+        raise SystemExit(1) from None
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()

@@ -31,12 +31,15 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from psabridge.cli_text import plain, safe
 from psabridge.config import Settings, get_settings
 
 DEMO_ORG_NAME = "Demo MSP"
 DEMO_ORG_SLUG = "demo"
 DEMO_ADMIN_EMAIL = "admin@demo-msp.example"
 EMULATOR_STATE_FILE = "emulator-state.json"
+#: The emulator's port, kept so connectors (of every organization in the data directory) keep a live URL.
+EMULATOR_PORT_FILE = "emulator-port"
 WRITE_VERBS = ("create", "update", "replace", "delete")
 
 #: Labels the demo picks from the tenant's live option lists (never ids: they differ per tenant).
@@ -97,12 +100,39 @@ class DemoSummary:
 # --- the emulator --------------------------------------------------------------------------------------
 
 
+def emulator_port(data_dir: Path, host: str = "127.0.0.1") -> int:
+    """The port the demo's emulator used last time (kept in ``data_dir``) when it is free, else a free
+    one, which is kept for next time: connectors store the emulator's URL, so a new port on every start
+    left them pointing at nothing."""
+    import socket
+
+    stored = data_dir / EMULATOR_PORT_FILE
+    try:
+        port = int(stored.read_text().strip())
+    except (OSError, ValueError):
+        port = 0
+    if port:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is free
+            try:
+                sock.bind((host, port))
+            except OSError:
+                port = 0
+    if not port:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+    stored.write_text(f"{port}\n")
+    return port
+
+
 @contextmanager
 def emulator_for(data_dir: Path) -> Iterator[Any]:
-    """The Autotask emulator on a free loopback port, its tenant persisted in ``data_dir``."""
+    """The Autotask emulator on loopback (same port as last time when free), its tenant persisted in
+    ``data_dir``."""
     from psabridge.emulator.testing import running_emulator
 
-    with running_emulator(state_file=data_dir / EMULATOR_STATE_FILE) as handle:
+    with running_emulator(state_file=data_dir / EMULATOR_STATE_FILE, port=emulator_port(data_dir)) as handle:
         yield handle
 
 
@@ -131,12 +161,15 @@ def ensure_admin(session: Session, organization_id: int, *, reset_password: bool
     """The demo admin; a fresh random password is made (and returned, to print once) only when the user
     is created or ``reset_password`` is asked. It is stored hashed, like any other password."""
     from psabridge.auth.models import User
+    from psabridge.auth.password_policy import password_problem
     from psabridge.auth.users import create_user, set_password
 
     user = session.scalar(
         select(User).where(User.organization_id == organization_id, User.email == DEMO_ADMIN_EMAIL)
     )
     password = secrets.token_urlsafe(12)
+    while password_problem(password, DEMO_ADMIN_EMAIL):  # the policy refuses e.g. "admin" inside it
+        password = secrets.token_urlsafe(12)
     if user is None:
         create_user(session, organization_id, email=DEMO_ADMIN_EMAIL, password=password, role="admin")
         session.commit()
@@ -313,8 +346,9 @@ def print_summary(console: Console, summary: DemoSummary, *, limit: int = 25) ->
         console.print(f"Rows not synced ({len(summary.problems)}):")
         for p in summary.problems[:limit]:
             console.print(
-                f"  [{p['status']}] {PHASE_TITLES.get(p['phase'], p['phase'])}: {p['label']} — {p['reason']}",
-                markup=False,  # labels and reasons are data: "[...]" in them is not Rich markup
+                plain(  # labels and reasons are data: never markup, escapes shown, not sent
+                    f"  [{p['status']}] {PHASE_TITLES.get(p['phase'], p['phase'])}: {p['label']} — {p['reason']}"
+                ),
                 highlight=False,
             )
         if len(summary.problems) > limit:
@@ -356,6 +390,13 @@ def demo_command(
         console.print(
             f"Autotask emulator: {emu.base_url} (tenant kept in {base.data_dir / EMULATOR_STATE_FILE})"
         )
+        creds = emu.credentials
+        console.print(
+            plain(
+                f"Emulator API user: {creds.username}  secret: {creds.secret}  integration code: "
+                f"{creds.integration_code}  (zone discovery: {emu.zone_url})"
+            )
+        )
         url = settings.resolved_database_url()
         migrate(url)
         engine = make_engine(url)
@@ -375,7 +416,7 @@ def demo_command(
                 console.print("Autotask connector: set up (settings chosen by label from the tenant)")
             summary = run_demo_sync(factory, org_id, settings, emu, console)
         except DemoError as exc:
-            console.print(f"[red]Error:[/red] {exc}")
+            console.print(f"[red]Error:[/red] {safe(exc)}")
             raise typer.Exit(1) from exc
         finally:
             engine.dispose()

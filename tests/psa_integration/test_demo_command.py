@@ -68,6 +68,10 @@ def test_demo_once_syncs_then_rerun_writes_nothing(
     first = _demo(data_dir, db_url)
 
     assert "Autotask connector: set up" in first
+    # The emulator's API user is printed, to set up connectors of other organizations by hand.
+    assert re.search(r"Emulator API user: \S+@\S+\s+secret: \S+\s+integration code: \S+", first), first
+    emulator_url = re.search(r"Autotask emulator: (http://\S+)", first)
+    assert emulator_url
     login = re.search(r"Login: (\S+)\s+password: (\S+)", first)
     assert login and login.group(1) == "admin@demo-msp.example" and len(login.group(2)) >= 12
     assert _writes(first) > 0
@@ -103,6 +107,7 @@ def test_demo_once_syncs_then_rerun_writes_nothing(
 
     # Same data dir again: same org, admin and connector; nothing planned, nothing written.
     second = _demo(data_dir, db_url)
+    assert f"Autotask emulator: {emulator_url.group(1)}" in second  # same port: stored URLs stay live
     assert _writes(second) == 0
     assert "Nothing to write" in second
     assert "password:" not in second  # printed once only

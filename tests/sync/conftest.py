@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from psabridge.config import Settings
 from psabridge.emulator.testing import EmulatorHandle, running_emulator
+from psabridge.hub import models as m
+from psabridge.hub.orgs import create_api_token
+from tests.support.servers import serve_in_thread
 from tests.sync.support import Hub, SyncEnv, make_env
 
 
@@ -54,3 +58,24 @@ def env(
 @pytest.fixture()
 def hub(env: SyncEnv) -> Hub:
     return Hub(env.factory, env.org_id)
+
+
+@pytest.fixture()
+def api(env: SyncEnv) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    """(admin, viewer) HTTP clients of the real app on a loopback port."""
+    from psabridge.web.app import create_app
+
+    with env.factory() as s:
+        org = s.get(m.Organization, env.org_id)
+        assert org is not None
+        _, admin = create_api_token(s, org, role="admin")
+        _, viewer = create_api_token(s, org, role="viewer")
+        s.commit()
+    app = create_app(env.app_settings, run_migrations=False)
+    with serve_in_thread(app) as base:
+        a = httpx.Client(base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {admin}"}, timeout=60)
+        v = httpx.Client(base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {viewer}"}, timeout=60)
+        yield a, v
+        a.close()
+        v.close()
+    app.state.engine.dispose()

@@ -3,38 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
-from psabridge.hub import models as m
 from psabridge.hub.orgs import create_api_token, create_organization
-from tests.support.servers import serve_in_thread
 from tests.sync.support import Hub, SyncEnv, make_env
-
-
-@pytest.fixture()
-def api(env: SyncEnv) -> Iterator[tuple[httpx.Client, httpx.Client]]:
-    """(admin, viewer) HTTP clients of the real app on a loopback port."""
-    from psabridge.web.app import create_app
-
-    with env.factory() as s:
-        org = s.get(m.Organization, env.org_id)
-        assert org is not None
-        _, admin = create_api_token(s, org, role="admin")
-        _, viewer = create_api_token(s, org, role="viewer")
-        s.commit()
-    app = create_app(env.app_settings, run_migrations=False)
-    with serve_in_thread(app) as base:
-        a = httpx.Client(base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {admin}"}, timeout=60)
-        v = httpx.Client(base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {viewer}"}, timeout=60)
-        yield a, v
-        a.close()
-        v.close()
-    app.state.engine.dispose()
 
 
 def test_plan_apply_history_and_records_over_rest(
@@ -47,7 +23,7 @@ def test_plan_apply_history_and_records_over_rest(
     sub = hub.subscription(contract, hub.product(), quantity=4)
     hub.change(sub, date(2026, 2, 1), 6)
 
-    plan = admin.get("/sync/plan")
+    plan = admin.post("/sync/plan")
     assert plan.status_code == 200, plan.text
     body = plan.json()
     verbs = [(op["phase"], op["verb"], op["entity"]) for op in body["operations"]]
@@ -61,7 +37,7 @@ def test_plan_apply_history_and_records_over_rest(
         ("changes", "adjust", "ContractServiceAdjustments"),
     ]
     assert body["write_calls"] == 7
-    assert viewer.get("/sync/plan").status_code == 403  # planning reads the tenant: admins only
+    assert viewer.post("/sync/plan").status_code == 403  # planning reads the tenant: admins only
     assert viewer.post("/sync/runs").status_code == 403
 
     # the plan wrote nothing to Autotask
@@ -129,7 +105,7 @@ def test_other_organizations_cannot_see_runs_or_records(
         assert intruder.get(f"/sync/runs/{run_id}").status_code == 404
         assert intruder.get("/sync/records").json() == []
         assert intruder.get("/sync/runs").json() == []
-        assert intruder.get("/sync/plan").status_code == 409  # no connector of its own
+        assert intruder.post("/sync/plan").status_code == 409  # no connector of its own
 
 
 def test_cli_plan_and_sync_json(env: SyncEnv, hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,7 @@ from psabridge.db import utcnow
 from tests.conftest import OrgUser
 from tests.support.web import csrf_from, signed_in_client
 
-NEW_USER = {"email": "intruder@acme.test", "password": "intruder-password", "role": "admin"}
+NEW_USER = {"email": "intruder@acme.test", "password": "a-long-enough-passphrase", "role": "admin"}
 
 
 def _user_exists(session_factory: sessionmaker[Session], email: str) -> bool:

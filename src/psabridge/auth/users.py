@@ -1,7 +1,7 @@
 """Managing the users of an organization: one place for the rules the CLI and the Users tab share.
 
-Rules: e-mail addresses are valid and unique installation-wide; passwords have at least
-``MIN_PASSWORD_LENGTH`` characters; an organization always keeps at least one active admin, so nobody
+Rules: e-mail addresses are valid and unique installation-wide; passwords follow
+``psabridge.auth.password_policy``; an organization always keeps at least one active admin, so nobody
 can lock their own organization out of its Admin Hub.
 """
 
@@ -14,10 +14,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from psabridge.auth.models import USER_ROLES, User
+from psabridge.auth.password_policy import MIN_LENGTH, password_problem
 from psabridge.auth.sessions import end_user_sessions, normalize_email
 from psabridge.security.crypto import hash_password
 
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = MIN_LENGTH
 
 
 class UserError(ValueError):
@@ -44,9 +45,11 @@ def _check_email(email: str) -> str:
         raise UserError("email", f"{email!r} is not a valid e-mail address ({exc})") from exc
 
 
-def check_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError("password", f"must have at least {MIN_PASSWORD_LENGTH} characters")
+def check_password(password: str, email: str | None = None) -> str:
+    """The password if the policy accepts it for the user with ``email``; else ``UserError``."""
+    problem = password_problem(password, email)
+    if problem:
+        raise UserError("password", problem)
     return password
 
 
@@ -54,7 +57,7 @@ def create_user(db: Session, organization_id: int, *, email: str, password: str,
     """Add a user to an organization (caller commits). Raises ``UserError`` naming the bad field."""
     address = _check_email(email)
     _check_role(role)
-    check_password(password)
+    check_password(password, address)
     if db.scalar(select(User.id).where(User.email == address)) is not None:
         raise UserError("email", f"a user with e-mail {address} already exists")
     user = User(
@@ -118,5 +121,5 @@ def set_active(db: Session, user: User, active: bool) -> None:
 
 def set_password(db: Session, user: User, password: str) -> None:
     """Replace the password and end existing sessions."""
-    user.password_hash = hash_password(check_password(password))
+    user.password_hash = hash_password(check_password(password, user.email))
     end_user_sessions(db, user.id)

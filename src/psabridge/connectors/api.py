@@ -16,13 +16,13 @@ from sqlalchemy.exc import IntegrityError
 from psabridge.autotask.errors import AutotaskError
 from psabridge.connectors import options as opts
 from psabridge.connectors import permissions, service
-from psabridge.connectors.errors import ConnectorError, SettingsValidationError, explain_api_error
+from psabridge.connectors.errors import ConnectorError, explain_api_error
 from psabridge.connectors.models import Connector
 from psabridge.connectors.schemas import ConnectorOut, CredentialsIn, OptionsOut, SettingsOut, ZoneOut
 from psabridge.connectors.settings import AutotaskConnectorSettings
-from psabridge.web.deps import AppSettings, DbSession
+from psabridge.web.deps import AppSettings, DbSession, PathId
 from psabridge.web.principal import Principal, get_principal, require_admin
-from psabridge.web.problems import problem
+from psabridge.web.problems import connector_problem, problem
 
 router = APIRouter(prefix="/connectors", tags=["connectors"])
 
@@ -39,14 +39,8 @@ class ConnectorProblem(Exception):
 
 
 def connector_http_error(exc: ConnectorError) -> ConnectorProblem:
-    """422 for what the caller must fix, 502 when Autotask failed; ``errors`` names the field(s)."""
-    if isinstance(exc, SettingsValidationError):
-        errors = [{"field": name, "message": reason} for name, reason in exc.errors.items()]
-    else:
-        errors = [{"field": exc.field or "autotask", "message": exc.message}]
-    if exc.upstream:
-        return ConnectorProblem(problem(502, "Autotask failed", exc.message, errors=errors))
-    return ConnectorProblem(problem(422, "Refused", exc.message, errors=errors))
+    """422 for what the caller must fix, 502 when Autotask failed (the API's one problem table)."""
+    return ConnectorProblem(connector_problem(exc))
 
 
 def _not_found(what: str) -> ConnectorProblem:
@@ -128,13 +122,13 @@ def _save_credentials(
 
 
 @router.get("/{connector_id}", response_model=ConnectorOut)
-def read_connector(connector_id: int, db: DbSession, principal: Reader) -> ConnectorOut:
+def read_connector(connector_id: PathId, db: DbSession, principal: Reader) -> ConnectorOut:
     return ConnectorOut.of(_connector(db, principal, connector_id))
 
 
 @router.put("/{connector_id}/credentials", response_model=ConnectorOut)
 def update_credentials(
-    connector_id: int, body: CredentialsIn, db: DbSession, app_settings: AppSettings, principal: Admin
+    connector_id: PathId, body: CredentialsIn, db: DbSession, app_settings: AppSettings, principal: Admin
 ) -> ConnectorOut:
     """Replace the credentials (tested live first); an empty secret keeps the stored one."""
     _connector(db, principal, connector_id)
@@ -142,7 +136,7 @@ def update_credentials(
 
 
 @router.get("/{connector_id}/settings", response_model=SettingsOut)
-def read_settings(connector_id: int, db: DbSession, principal: Reader) -> SettingsOut:
+def read_settings(connector_id: PathId, db: DbSession, principal: Reader) -> SettingsOut:
     settings = service.connector_settings(_connector(db, principal, connector_id))
     return SettingsOut(
         settings=settings, is_set_up=settings.is_set_up, missing_settings=settings.missing_required()
@@ -151,7 +145,7 @@ def read_settings(connector_id: int, db: DbSession, principal: Reader) -> Settin
 
 @router.put("/{connector_id}/settings", response_model=SettingsOut)
 def write_settings(
-    connector_id: int,
+    connector_id: PathId,
     body: AutotaskConnectorSettings,
     db: DbSession,
     app_settings: AppSettings,
@@ -169,7 +163,7 @@ def write_settings(
 
 @router.get("/{connector_id}/options", response_model=OptionsOut)
 def read_options(
-    connector_id: int, db: DbSession, app_settings: AppSettings, principal: Reader
+    connector_id: PathId, db: DbSession, app_settings: AppSettings, principal: Reader
 ) -> OptionsOut:
     """Every dropdown list (cached), plus the vendor companies once Default Vendor Type is saved."""
     connector = _connector(db, principal, connector_id)
@@ -182,7 +176,7 @@ def read_options(
 
 @router.get("/{connector_id}/options/{key}", response_model=list[opts.Option])
 def read_option_list(
-    connector_id: int,
+    connector_id: PathId,
     key: str,
     db: DbSession,
     app_settings: AppSettings,
@@ -207,7 +201,7 @@ def read_option_list(
 
 @router.post("/{connector_id}/options/refresh", response_model=OptionsOut)
 def refresh_options(
-    connector_id: int, db: DbSession, app_settings: AppSettings, principal: Admin
+    connector_id: PathId, db: DbSession, app_settings: AppSettings, principal: Admin
 ) -> OptionsOut:
     """Forget the cached lists and read them again from Autotask."""
     connector = _connector(db, principal, connector_id)
@@ -221,7 +215,7 @@ def refresh_options(
 
 @router.post("/{connector_id}/check-permissions")
 def check_permissions(
-    connector_id: int, db: DbSession, app_settings: AppSettings, principal: Admin
+    connector_id: PathId, db: DbSession, app_settings: AppSettings, principal: Admin
 ) -> dict[str, object]:
     """Probe each entity the connector needs; say which security-level permission is missing."""
     connector = _connector(db, principal, connector_id)

@@ -154,7 +154,10 @@ class SettingsFormView:
     frequencies: list[tuple[BillingFrequency, str, str, str, str, str]]
     products: list[opts.Option]
     settings: AutotaskConnectorSettings
+    #: required settings with nothing saved and nothing preselected: what the person must still choose
     missing: list[str] = field(default_factory=list)
+    #: required settings not saved yet but preselected on the form (saved by the next Save)
+    preselected: list[str] = field(default_factory=list)
     owner_sources: dict[OwnerSource, str] = field(default_factory=lambda: dict(OWNER_SOURCE_LABELS))
 
 
@@ -196,7 +199,8 @@ def settings_form_view(
     """The form's state: what was submitted (after a refusal), else saved values with the recommended
     ones preselected where nothing is chosen yet."""
     saved = service.connector_settings(connector)
-    values = _as_form_values(service.suggested_settings(saved, lists))
+    suggested = service.suggested_settings(saved, lists)
+    values = _as_form_values(suggested)
     if submitted is not None:
         values.update({k: v for k, v in submitted.items() if k in values})
     manufacturers_enabled = saved.default_vendor_type is not None
@@ -239,7 +243,12 @@ def settings_form_view(
         frequencies=frequencies,
         products=products,
         settings=saved,
-        missing=[service.SETTING_LABELS.get(m, m) for m in saved.missing_required()],
+        missing=[service.SETTING_LABELS.get(m, m) for m in suggested.missing_required()],
+        preselected=[
+            service.SETTING_LABELS.get(m, m)
+            for m in saved.missing_required()
+            if m not in suggested.missing_required()
+        ],
     )
 
 

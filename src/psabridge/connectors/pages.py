@@ -23,7 +23,7 @@ from psabridge.connectors.errors import ConnectorError, SettingsValidationError,
 from psabridge.connectors.forms import CATALOGUE, parse_settings_form, settings_form_view
 from psabridge.connectors.models import Connector
 from psabridge.web.auth import AdminUser, CurrentUser
-from psabridge.web.deps import AppSettings, DbSession
+from psabridge.web.deps import AppSettings, DbSession, PathId
 from psabridge.web.templating import templates
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def create_autotask(
 ) -> Response:
     """Save: test the credentials live; on success the connector exists and is re-opened from the list."""
     existing = service.get_autotask_connector(db, user.organization_id)
-    form = {"username": username, "integration_code": integration_code}
+    form = {"username": username, "integration_code": integration_code, "environment_url": environment_url}
     try:
         if not environment_url and username.strip():
             raise ConnectorError(
@@ -216,7 +216,7 @@ def _connector_page(
 @router.get("/autotask/{connector_id}")
 def connector_page(
     request: Request,
-    connector_id: int,
+    connector_id: PathId,
     db: DbSession,
     app_settings: AppSettings,
     user: CurrentUser,
@@ -230,7 +230,7 @@ def connector_page(
 @router.post("/autotask/{connector_id}")
 def update_credentials(
     request: Request,
-    connector_id: int,
+    connector_id: PathId,
     db: DbSession,
     app_settings: AppSettings,
     user: AdminUser,
@@ -272,7 +272,7 @@ def update_credentials(
 @router.post("/autotask/{connector_id}/settings")
 async def save_settings_form(
     request: Request,
-    connector_id: int,
+    connector_id: PathId,
     db: DbSession,
     app_settings: AppSettings,
     user: AdminUser,
@@ -282,9 +282,10 @@ async def save_settings_form(
     form = await request.form()
     raw = {k: v for k, v in form.multi_items() if isinstance(v, str)}
     parsed, errors = parse_settings_form(raw)
+    dropped: list[str] = []
     if parsed is not None and not errors:
         try:
-            await _run_sync(service.save_settings, db, connector, parsed, app_settings=app_settings)
+            dropped = await _run_sync(service.save_settings, db, connector, parsed, app_settings=app_settings)
         except SettingsValidationError as exc:
             errors = exc.errors
         except ConnectorError as exc:
@@ -310,6 +311,12 @@ async def save_settings_form(
     notice = "Settings saved."
     if settings.default_vendor_type is not None and not settings.manufacturers:
         notice = "Settings saved. Manufacturers can now be chosen among the vendor companies."
+    if dropped:
+        kept = ", ".join(settings.manufacturers) or "none"
+        notice = (
+            f"Settings saved. Default Vendor Type changed: Manufacturers kept (their company is of the new "
+            f"type): {kept}; removed (choose them again among the new type's companies): {', '.join(dropped)}."
+        )
     return RedirectResponse(
         f"/integrations/autotask/{connector_id}?notice={quote(notice)}#settings", status_code=303
     )
@@ -326,7 +333,7 @@ async def _run_sync(func: Any, *args: Any, **kwargs: Any) -> Any:
 
 @router.post("/autotask/{connector_id}/refresh-options")
 def refresh_options(
-    request: Request, connector_id: int, db: DbSession, app_settings: AppSettings, user: AdminUser
+    request: Request, connector_id: PathId, db: DbSession, app_settings: AppSettings, user: AdminUser
 ) -> Response:
     """Forget the cached dropdown options; the page reads them again from Autotask."""
     connector = _connector_or_404(db, user.organization_id, connector_id)
@@ -339,7 +346,7 @@ def refresh_options(
 
 @router.post("/autotask/{connector_id}/check-permissions")
 def check_permissions(
-    request: Request, connector_id: int, db: DbSession, app_settings: AppSettings, user: AdminUser
+    request: Request, connector_id: PathId, db: DbSession, app_settings: AppSettings, user: AdminUser
 ) -> Response:
     """Probe each entity the connector needs and list the missing security-level permissions."""
     connector = _connector_or_404(db, user.organization_id, connector_id)
@@ -366,7 +373,7 @@ def check_permissions(
 @router.get("/autotask/{connector_id}/products")
 def product_search(
     request: Request,
-    connector_id: int,
+    connector_id: PathId,
     db: DbSession,
     app_settings: AppSettings,
     user: CurrentUser,

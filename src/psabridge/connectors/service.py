@@ -179,6 +179,25 @@ SETUP_RETRY = RetryPolicy(max_attempts=2, initial_wait=0.2, max_wait=1.0, max_re
 _ZONE_ONLY = "zone-discovery-only"
 
 
+#: How the credential fields are called on the form (errors name the field a person sees).
+CREDENTIAL_LABELS = {"username": "Username", "secret": "Password", "integration_code": "Integration Code"}
+
+
+def check_header_safe(field: str, value: str) -> None:
+    """Autotask receives the credentials as HTTP headers, which carry only printable ASCII: anything
+    else is refused here, naming the field, before any request (and before any encoding error could
+    print a character of the secret and its position in a log)."""
+    if all(" " <= char <= "~" for char in value):
+        return
+    label = CREDENTIAL_LABELS.get(field, field)
+    raise ConnectorError(
+        f"The {label} may contain only ASCII letters, digits and punctuation: Autotask receives it in an "
+        "HTTP header. Copy it again from Autotask (an accent, a non-breaking space or a typographic quote "
+        "may have crept in).",
+        field=field,
+    )
+
+
 def discover_zone(
     username: str, app_settings: Settings, *, timeout: float = CREDENTIAL_TEST_TIMEOUT, refresh: bool = False
 ) -> ZoneInfo:
@@ -186,6 +205,7 @@ def discover_zone(
     username = username.strip()
     if not username:
         raise ConnectorError("Enter the Username of the Autotask API user.", field="username")
+    check_header_safe("username", username)
     probe = AutotaskClient(
         AutotaskCredentials(username=username, secret=_ZONE_ONLY, integration_code=_ZONE_ONLY),
         zone_url=app_settings.autotask_zone_url,
@@ -275,10 +295,13 @@ def create_or_update_connector(
         raise ConnectorError(
             "Enter the Integration Code (the API user's API tracking identifier).", field="integration_code"
         )
+    check_header_safe("username", username)
+    check_header_safe("integration_code", integration_code)
     if not secret:
         if existing is None:
             raise ConnectorError("Enter the Password (the API user's secret).", field="secret")
         secret = box.decrypt(existing.secret_encrypted)
+    check_header_safe("secret", secret)
 
     zone = test_credentials(username, secret, integration_code, app_settings, timeout=timeout)
     if expected_api_url is not None and expected_api_url.rstrip("/") != str(zone.url).rstrip("/"):
@@ -467,12 +490,33 @@ def save_settings(
     *,
     app_settings: Settings | None = None,
     client_factory: Callable[[], AutotaskClient] | None = None,
-) -> None:
-    """Validate ``settings`` against the tenant and save them; refuse with every reason, saving nothing."""
+) -> list[str]:
+    """Validate ``settings`` against the tenant and save them; refuse with every reason, saving nothing.
+
+    Returns the Manufacturers mappings dropped by a change of Default Vendor Type: the form cannot send
+    Manufacturers with such a change, so the saved mappings whose company is of the new type are kept
+    and the others are named to the person (they used to vanish silently)."""
     app_settings = app_settings or get_settings()
     lazy = LazyClient(connector, app_settings)
+    dropped: list[str] = []
     try:
-        errors = validate_settings(session, connector, settings, client_factory or lazy)
+        factory = client_factory or lazy
+        errors = validate_settings(session, connector, settings, factory)
+        saved = connector_settings(connector)
+        if (
+            not errors
+            and saved.manufacturers
+            and not settings.manufacturers
+            and settings.default_vendor_type != saved.default_vendor_type
+        ):
+            kept: dict[str, int] = {}
+            key = opts.vendors_key(settings.default_vendor_type) if settings.default_vendor_type else None
+            for name, company_id in saved.manufacturers.items():
+                if key is not None and _lookup(session, connector, key, company_id, factory) is not None:
+                    kept[name] = company_id
+                else:
+                    dropped.append(name)
+            settings = settings.model_copy(update={"manufacturers": kept})
     finally:
         lazy.close()
     if errors:
@@ -481,6 +525,7 @@ def save_settings(
     connector.status = _status_for(settings)
     session.commit()
     log.info("autotask connector %s settings saved (status %s)", connector.id, connector.status)
+    return dropped
 
 
 def suggested_settings(

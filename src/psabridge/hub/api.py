@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 
 from psabridge.hub import service
 from psabridge.hub.errors import RecordNotFound
-from psabridge.hub.imports.api_upload import read_upload
-from psabridge.hub.imports.runner import run_import
+from psabridge.hub.imports.api_upload import parse_received, received_upload
+from psabridge.hub.imports.runner import ImportResult, run_import
 from psabridge.hub.models import (
     Account,
     BillingContract,
@@ -59,13 +59,14 @@ from psabridge.hub.schemas import (
     SubscriptionStatus,
     SubscriptionUpdate,
 )
-from psabridge.web.deps import DbSession
+from psabridge.hub.validation import MAX_ID, MAX_OFFSET
+from psabridge.web.deps import DbSession, PathId, QueryId
 from psabridge.web.principal import Admin, Reader
 
 router = APIRouter(tags=["billing hub"])
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500).")]
-Offset = Annotated[int, Query(ge=0, description="Records to skip.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Records to skip.")]
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid API token", **PROBLEM},
@@ -149,12 +150,12 @@ def create_account(body: AccountCreate, db: DbSession, principal: Admin) -> Acco
 
 
 @router.get("/accounts/{account_id}", response_model=AccountPublic, responses=ERRORS)
-def read_account(account_id: int, db: DbSession, principal: Reader) -> Account:
+def read_account(account_id: PathId, db: DbSession, principal: Reader) -> Account:
     return get_record(db, Account, principal.organization_id, account_id)
 
 
 @router.patch("/accounts/{account_id}", response_model=AccountPublic, responses=ERRORS)
-def update_account(account_id: int, body: AccountUpdate, db: DbSession, principal: Admin) -> Account:
+def update_account(account_id: PathId, body: AccountUpdate, db: DbSession, principal: Admin) -> Account:
     account = service.update_account(db, principal.organization_id, account_id, body)
     db.commit()
     return account
@@ -167,7 +168,7 @@ def list_contacts(
     principal: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
-    account_id: int | None = None,
+    account_id: QueryId = None,
     is_active: bool | None = None,
     email: str | None = None,
     external_id: str | None = None,
@@ -196,12 +197,12 @@ def create_contact(body: ContactCreate, db: DbSession, principal: Admin) -> Cont
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactPublic, responses=ERRORS)
-def read_contact(contact_id: int, db: DbSession, principal: Reader) -> Contact:
+def read_contact(contact_id: PathId, db: DbSession, principal: Reader) -> Contact:
     return get_record(db, Contact, principal.organization_id, contact_id)
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactPublic, responses=ERRORS)
-def update_contact(contact_id: int, body: ContactUpdate, db: DbSession, principal: Admin) -> Contact:
+def update_contact(contact_id: PathId, body: ContactUpdate, db: DbSession, principal: Admin) -> Contact:
     contact = service.update_contact(db, principal.organization_id, contact_id, body)
     db.commit()
     return contact
@@ -247,12 +248,12 @@ def create_product(body: ProductCreate, db: DbSession, principal: Admin) -> Prod
 
 
 @router.get("/products/{product_id}", response_model=ProductPublic, responses=ERRORS)
-def read_product(product_id: int, db: DbSession, principal: Reader) -> Product:
+def read_product(product_id: PathId, db: DbSession, principal: Reader) -> Product:
     return get_record(db, Product, principal.organization_id, product_id)
 
 
 @router.patch("/products/{product_id}", response_model=ProductPublic, responses=ERRORS)
-def update_product(product_id: int, body: ProductUpdate, db: DbSession, principal: Admin) -> Product:
+def update_product(product_id: PathId, body: ProductUpdate, db: DbSession, principal: Admin) -> Product:
     product = service.update_product(db, principal.organization_id, product_id, body)
     db.commit()
     return product
@@ -265,7 +266,7 @@ def list_billing_contracts(
     principal: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
-    account_id: int | None = None,
+    account_id: QueryId = None,
     status: ContractStatus | None = None,
     billing_frequency: BillingFrequencyName | None = None,
     contract_type: ContractType | None = None,
@@ -296,13 +297,13 @@ def create_billing_contract(body: BillingContractCreate, db: DbSession, principa
 
 
 @router.get("/billing-contracts/{contract_id}", response_model=BillingContractPublic, responses=ERRORS)
-def read_billing_contract(contract_id: int, db: DbSession, principal: Reader) -> BillingContract:
+def read_billing_contract(contract_id: PathId, db: DbSession, principal: Reader) -> BillingContract:
     return get_record(db, BillingContract, principal.organization_id, contract_id)
 
 
 @router.patch("/billing-contracts/{contract_id}", response_model=BillingContractPublic, responses=ERRORS)
 def update_billing_contract(
-    contract_id: int, body: BillingContractUpdate, db: DbSession, principal: Admin
+    contract_id: PathId, body: BillingContractUpdate, db: DbSession, principal: Admin
 ) -> BillingContract:
     contract = service.update_billing_contract(db, principal.organization_id, contract_id, body)
     db.commit()
@@ -316,9 +317,11 @@ def list_subscriptions(
     principal: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
-    billing_contract_id: int | None = None,
-    product_id: int | None = None,
-    account_id: Annotated[int | None, Query(description="Subscriptions on this account's contracts.")] = None,
+    billing_contract_id: QueryId = None,
+    product_id: QueryId = None,
+    account_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Subscriptions on this account's contracts.")
+    ] = None,
     status: SubscriptionStatus | None = None,
     external_id: str | None = None,
 ) -> dict[str, Any]:
@@ -358,13 +361,13 @@ def create_subscription(body: SubscriptionCreate, db: DbSession, principal: Admi
 
 
 @router.get("/subscriptions/{subscription_id}", response_model=SubscriptionPublic, responses=ERRORS)
-def read_subscription(subscription_id: int, db: DbSession, principal: Reader) -> Subscription:
+def read_subscription(subscription_id: PathId, db: DbSession, principal: Reader) -> Subscription:
     return get_record(db, Subscription, principal.organization_id, subscription_id)
 
 
 @router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionPublic, responses=ERRORS)
 def update_subscription(
-    subscription_id: int, body: SubscriptionUpdate, db: DbSession, principal: Admin
+    subscription_id: PathId, body: SubscriptionUpdate, db: DbSession, principal: Admin
 ) -> Subscription:
     """A new ``quantity`` is recorded as a license change log (``effective_date``, ``reason``)."""
     subscription = service.update_subscription(db, principal.organization_id, subscription_id, body)
@@ -379,7 +382,7 @@ def list_license_change_logs(
     principal: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
-    subscription_id: int | None = None,
+    subscription_id: QueryId = None,
     status: LogStatus | None = None,
     is_refund: bool | None = None,
     external_id: str | None = None,
@@ -419,12 +422,12 @@ def create_license_change_log(
 
 
 @router.get("/license-change-logs/{log_id}", response_model=LicenseChangeLogPublic, responses=ERRORS)
-def read_license_change_log(log_id: int, db: DbSession, principal: Reader) -> LicenseChangeLog:
+def read_license_change_log(log_id: PathId, db: DbSession, principal: Reader) -> LicenseChangeLog:
     return get_record(db, LicenseChangeLog, principal.organization_id, log_id)
 
 
 @router.post("/license-change-logs/{log_id}/archive", response_model=LicenseChangeLogPublic, responses=ERRORS)
-def archive_license_change_log(log_id: int, db: DbSession, principal: Admin) -> LicenseChangeLog:
+def archive_license_change_log(log_id: PathId, db: DbSession, principal: Admin) -> LicenseChangeLog:
     """Logs are never edited or deleted: archiving takes the log's seats back out of the subscription."""
     log = service.archive_license_change_log(db, principal.organization_id, log_id)
     db.commit()
@@ -442,13 +445,15 @@ async def import_file(
     ] = None,
     format: Annotated[str | None, Query(description="csv or json (default: from the content type).")] = None,
 ) -> list[ImportResultPublic]:
-    """Import a CSV or JSON file (multipart field ``file``, or the raw body). All or nothing: a bad file
-    answers 422 with every bad row (line, field, message) and writes nothing."""
-    upload = await read_upload(request, record_type=type, file_format=format)
+    """Import a CSV or JSON file (multipart field ``file``, or the raw body; at most 200 MB, else 413).
+    All or nothing: a bad file answers 422 with the first 100 bad rows (line, field, message),
+    ``total_errors``, and writes nothing."""
+    async with received_upload(request, record_type=type, file_format=format) as (path, name, kind, fmt):
 
-    def apply() -> list[ImportResultPublic]:
-        results = run_import(db, principal.organization_id, upload)
-        db.commit()
-        return [ImportResultPublic(**r.as_dict()) for r in results]
+        def apply() -> list[ImportResult]:
+            results = run_import(db, principal.organization_id, parse_received(path, name, kind, fmt))
+            db.commit()
+            return results
 
-    return await run_in_threadpool(apply)
+        results = await run_in_threadpool(apply)
+    return [ImportResultPublic(**r.as_dict()) for r in results]

@@ -12,6 +12,7 @@ from rich.table import Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from psabridge.cli_text import plain, safe
 from psabridge.hub.errors import HubError
 from psabridge.hub.models import Organization
 
@@ -36,14 +37,14 @@ def _session() -> Iterator[Session]:
             yield session
     except HubError as exc:
         err = Console(stderr=True)
-        err.print(f"[red]Error:[/red] {exc.detail}", highlight=False)
+        err.print(f"[red]Error:[/red] {safe(exc.detail)}", highlight=False)
         for e in exc.errors:
             where = f"line {e.line}: " if e.line is not None else ""
-            err.print(f"  {where}{e.field}: {e.message}", highlight=False, markup=False)
+            err.print(plain(f"  {where}{e.field}: {e.message}"), highlight=False)
         raise typer.Exit(1) from exc
     except IntegrityError as exc:  # a concurrent writer won a race the checks could not see
         Console(stderr=True).print(
-            f"[red]Error:[/red] the database refused the change (nothing was written): {exc.orig}",
+            f"[red]Error:[/red] the database refused the change (nothing was written): {safe(exc.orig)}",
             highlight=False,
         )
         raise typer.Exit(1) from exc
@@ -166,16 +167,14 @@ def import_command(
     file_format: str | None = typer.Option(None, "--format", help="csv or json (default: from the name)."),
 ) -> None:
     """Import billing records from CSV/JSON; all files in one transaction, all or nothing."""
-    from psabridge.hub.imports.formats import Upload, parse
+    from psabridge.hub.imports.formats import Upload, parse_path
     from psabridge.hub.imports.runner import run_import
 
     with _session() as session:
         organization = _organization(session, org)
         upload = Upload(", ".join(f.name for f in files))
         for path in files:
-            upload.merge(
-                parse(path.name, path.read_bytes(), record_type=record_type, file_format=file_format)
-            )
+            upload.merge(parse_path(path, record_type=record_type, file_format=file_format))
         results = run_import(session, organization.id, upload)
         table = Table(title=f"Imported into {organization.slug}")
         for col in ("Type", "Created", "Updated", "Unchanged", "Logs recorded"):
@@ -229,7 +228,7 @@ def mismatches_command(org: str | None = OrgOption) -> None:
             table.add_column(col)
         for m in found:
             table.add_row(
-                m.subscription_external_id,
+                plain(m.subscription_external_id),
                 str(m.quantity),
                 str(m.logged_quantity),
                 f"{m.difference:+d}",

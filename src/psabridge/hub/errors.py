@@ -62,6 +62,13 @@ class ConflictError(HubError):
 
 
 class ImportFailed(HubError):
-    """An import file had bad rows; every one is listed and nothing was written."""
+    """An import file had bad rows and nothing was written; ``errors`` lists the first ones by line and
+    ``total`` counts them all."""
 
     title = "Import failed"
+
+    def __init__(
+        self, detail: str, errors: list[FieldError] | None = None, *, total: int | None = None
+    ) -> None:
+        super().__init__(detail, errors)
+        self.total = total if total is not None else len(self.errors)

@@ -18,6 +18,7 @@ from psabridge.db import utcnow
 from psabridge.hub.calendar import validate_time_zone
 from psabridge.hub.errors import ConflictError, InvalidRecord, RecordNotFound
 from psabridge.hub.models import ROLES, ApiToken, Organization
+from psabridge.hub.validation import text_problem
 
 TOKEN_PREFIX = "psab_"
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -36,6 +37,9 @@ def create_organization(
     name = name.strip()
     if not name:
         raise InvalidRecord.on("name", "must not be empty")
+    problem = text_problem(name)
+    if problem:
+        raise InvalidRecord.on("name", problem)
     slug = slugify(slug or name)
     if not slug:
         raise InvalidRecord.on("slug", "must contain letters or digits")

@@ -21,7 +21,16 @@ from pydantic import (
     field_validator,
 )
 
-from psabridge.hub.validation import ExternalId, Money, Name, Phone
+from psabridge.hub.validation import (
+    FREE_TEXT_FIELDS,
+    DbId,
+    ExternalId,
+    Money,
+    Name,
+    Phone,
+    check_date_range,
+    text_problem,
+)
 
 AccountStatus = Literal["active", "inactive"]
 ProductKind = Literal["service", "product"]
@@ -46,8 +55,22 @@ def _as_utc(value: datetime) -> datetime:
 Timestamp = Annotated[datetime, AfterValidator(_as_utc)]
 
 
+def _boundary(value: Any, info: ValidationInfo) -> Any:
+    """The one boundary every input field crosses (API bodies and import rows alike): text without
+    control or bidi characters, dates within the hub's window. The error lands on the field itself."""
+    if isinstance(value, str):
+        problem = text_problem(value, multiline=info.field_name in FREE_TEXT_FIELDS)
+        if problem:
+            raise ValueError(problem)
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        check_date_range(value)
+    return value
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    _check_boundary = field_validator("*")(_boundary)
 
 
 class _Out(BaseModel):
@@ -92,7 +115,7 @@ class AccountUpdate(_In):
     country: ShortText | None = None
     owner_email: EmailStr | None = None
     status: AccountStatus | None = None
-    primary_contact_id: int | None = None
+    primary_contact_id: DbId | None = None
 
 
 class AccountRow(AccountFields):
@@ -129,7 +152,7 @@ class ContactFields(_In):
 
 class ContactCreate(ContactFields):
     external_id: ExternalId | None = None
-    account_id: int
+    account_id: DbId
     is_primary: bool = Field(default=False, description="Make this the account's primary contact.")
 
 
@@ -221,7 +244,7 @@ class BillingContractFields(_In):
 
 class BillingContractCreate(BillingContractFields):
     external_id: ExternalId | None = None
-    account_id: int
+    account_id: DbId
 
 
 class BillingContractUpdate(_In):
@@ -269,8 +292,8 @@ class SubscriptionFields(_In):
 
 class SubscriptionCreate(SubscriptionFields):
     external_id: ExternalId | None = None
-    billing_contract_id: int
-    product_id: int
+    billing_contract_id: DbId
+    product_id: DbId
 
 
 class SubscriptionUpdate(_In):
@@ -325,7 +348,7 @@ class LicenseChangeLogCreate(_In):
     change (a different value is refused with 409)."""
 
     external_id: ExternalId | None = None
-    subscription_id: int
+    subscription_id: DbId
     effective_date: date
     quantity_before: Quantity | None = None
     quantity_after: Quantity

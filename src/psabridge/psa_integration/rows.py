@@ -354,20 +354,10 @@ def failed_count(session: Session, organization_id: int) -> int:
 
 
 def hub_record_exists(session: Session, organization_id: int, record_type: str, hub_id: int) -> bool:
-    """Whether ``hub_id`` is a record of this organization (link decisions never cross tenants)."""
-    model: Any
-    if record_type == "account":
-        model = hub.Account
-    elif record_type == "product" or record_type.startswith("service."):
-        model = hub.Product
-    elif record_type == "billing_contract":
-        model = hub.BillingContract
-    elif record_type == "subscription":
-        model = hub.Subscription
-    else:
-        return False
-    record = session.get(model, hub_id)
-    return record is not None and record.organization_id == organization_id
+    """Whether ``hub_id`` is a record of this organization (the sync engine's rule, shared)."""
+    from psabridge.sync.service import hub_record_exists as exists
+
+    return exists(session, organization_id, record_type, hub_id)
 
 
 #: Autotask write verbs as a run page says them ("2 created").
@@ -430,3 +420,47 @@ def left_out(counts: dict[str, dict[str, int]]) -> str:
         return ""
     parts = ", ".join(f"{totals[s]} {STATUS_LABELS[s].lower()}" for s in LEFT_OUT if totals[s])
     return f"{total} record(s) not synced: {parts}"
+
+
+# --- run history: what a run wrote, and what became of previews ---------------------------------------
+WRITTEN = "written"
+
+
+def written_by_run(session: Session, run_id: int) -> set[tuple[str, int]]:
+    """``(record_type, hub_id)`` of the records a push wrote to Autotask (journal entries of the run
+    that went through), so its page can show them apart from records that were already in sync."""
+    from sqlalchemy import select
+
+    from psabridge.sync.models import JournalEntry
+
+    written: set[tuple[str, int]] = set()
+    for covers in session.scalars(
+        select(JournalEntry.covers).where(
+            JournalEntry.run_id == run_id, JournalEntry.outcome.in_(("done", "reconciled"))
+        )
+    ):
+        for item in (covers or {}).get("records", []):
+            if "record_type" in item and "hub_id" in item:
+                written.add((str(item["record_type"]), int(item["hub_id"])))
+    return written
+
+
+def preview_states(runs: list[Any]) -> dict[int, tuple[str, str]]:
+    """What became of each preview still marked "planned" (``runs`` newest first): the preview a push
+    performed is "pushed", an older or replaced one "superseded"; only the newest preview since the last
+    push stays "planned"."""
+    states: dict[int, tuple[str, str]] = {}
+    later_push: Any = None
+    later_preview = False
+    for run in runs:  # newest first
+        if run.mode == "apply":
+            later_push, later_preview = run, False
+            continue
+        if run.status != "planned":
+            continue
+        if later_push is not None and not later_preview:
+            states[run.id] = ("pushed", f"pushed by run {later_push.id}")
+        elif later_push is not None or later_preview:
+            states[run.id] = ("superseded", "replaced by a newer preview or push")
+        later_preview = True
+    return states

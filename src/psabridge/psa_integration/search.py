@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from psabridge.autotask.query import F
-from psabridge.sync.models import SyncLink
+from psabridge.sync import service
 
 MIN_QUERY = 2
 MAX_RESULTS = 20
@@ -90,46 +89,18 @@ def search(client: SearchClient, record_type: str, text: str, *, limit: int = MA
     return [_match(target, item) for item in items][:limit]
 
 
-class LinkRefused(Exception):
-    """The chosen Autotask record cannot be linked (does not exist, or already linked elsewhere)."""
+#: Refusals of a link (the sync engine's: one rule set for the screen and the REST API).
+LinkRefused = service.LinkRefused
 
 
 def check_link_allowed(
     session: Session, *, organization_id: int, record_type: str, hub_id: int, autotask_id: int
 ) -> Target:
-    """Refuse a link that would give one Autotask record two hub records, or move a synced record.
-
-    Checked in the database only (no API call), so bulk confirmation of suggestions stays free.
-    """
+    """The database checks of :func:`psabridge.sync.service.check_link_rules` (no API call)."""
     target = target_for(record_type)
     if target is None:
         raise LinkRefused(f"Records of type {record_type!r} cannot be linked by hand")
-    own = session.scalar(
-        select(SyncLink).where(
-            SyncLink.organization_id == organization_id,
-            SyncLink.record_type == record_type,
-            SyncLink.hub_id == hub_id,
-        )
-    )
-    if own is not None and own.status == "synced" and own.autotask_id not in (None, autotask_id):
-        raise LinkRefused(
-            f"This record is already synced to Autotask {target.entity} #{own.autotask_id}; "
-            "it cannot be moved to another Autotask record"
-        )
-    other = session.scalar(
-        select(SyncLink).where(
-            SyncLink.organization_id == organization_id,
-            SyncLink.autotask_entity == target.entity,
-            SyncLink.autotask_id == autotask_id,
-            SyncLink.record_type == record_type,
-            SyncLink.hub_id != hub_id,
-        )
-    )
-    if other is not None:
-        raise LinkRefused(
-            f"Autotask {target.entity} #{autotask_id} is already linked to another hub record "
-            f"({other.record_type} {other.hub_id}); one Autotask record holds one hub record"
-        )
+    service.check_link_rules(session, organization_id, record_type, hub_id, autotask_id)
     return target
 
 
@@ -150,7 +121,4 @@ def check_target(
         hub_id=hub_id,
         autotask_id=autotask_id,
     )
-    item = client.get(target.entity, autotask_id)
-    if item is None:
-        raise LinkRefused(f"Autotask {target.entity} #{autotask_id} does not exist or is not visible")
-    return _match(target, item)
+    return _match(target, service.read_link_target(client, target.entity, autotask_id))

@@ -1,72 +1,96 @@
 """REST API of the sync engine under ``/api/v1/sync``: plan (dry run), runs (apply and history),
-record statuses, and the user's link decisions for "Needs link" rows."""
+record statuses, and the user's link decisions for "Needs link" rows.
+
+Errors are raised, not answered here: ``psabridge.web.problems`` turns them into problem+json (409 for a
+refused decision, 404 for a missing record, 502/503 with what to check when Autotask failed). The plan
+is a POST: it spends the tenant's API budget and records a run, so a cross-site link must not trigger it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, Request
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from psabridge.hub.errors import InvalidRecord, RecordNotFound
+from psabridge.hub.validation import DbId
 from psabridge.sync import service
-from psabridge.web.deps import AppSettings, DbSession
+from psabridge.web.deps import AppSettings, DbSession, PathId
 from psabridge.web.principal import Admin, Reader
 
 router = APIRouter(prefix="/sync", tags=["sync"])
 
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or invalid API token", **PROBLEM},
+    403: {"description": "Needs an admin token", **PROBLEM},
+    404: {"description": "No such record or run in this organization", **PROBLEM},
+    409: {"description": "Refused: not set up, already running, or a link rule", **PROBLEM},
+    422: {"description": "Invalid input; `errors` names each field", **PROBLEM},
+    502: {"description": "Autotask failed or could not be reached; `detail` says what to check", **PROBLEM},
+    503: {"description": "Autotask's API limit is reached; retry after `Retry-After`", **PROBLEM},
+}
+
 
 class RunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     retry_failed: bool = Field(default=False, description="Only retry records whose last write failed.")
 
 
+def _linkable(value: str) -> str:
+    if value not in service.LINKABLE:
+        raise ValueError(f"must be one of {', '.join(service.LINKABLE)}")
+    return value
+
+
 class LinkRequest(BaseModel):
-    record_type: str = Field(description="account, product, billing_contract or service.<frequency>")
-    hub_id: int
-    autotask_id: int | None = Field(
+    model_config = ConfigDict(extra="forbid")
+
+    record_type: Annotated[str, AfterValidator(_linkable)] = Field(
+        description="account, product, billing_contract or service.<frequency>"
+    )
+    hub_id: DbId
+    autotask_id: DbId | None = Field(
         default=None, description="Existing Autotask record to link; omit with add_new=true."
     )
     add_new: bool = Field(default=False, description='"Add New": create a new Autotask record.')
 
 
-def _bad(exc: service.SyncError) -> HTTPException:
-    return HTTPException(status_code=409, detail=str(exc))
+@router.post("/plan", responses=ERRORS)
+def post_plan(
+    request: Request, principal: Admin, settings: AppSettings, body: RunRequest | None = None
+) -> Any:
+    """The dry run: every Autotask operation the next sync would perform, with its API-call cost.
 
-
-@router.get("/plan")
-def get_plan(request: Request, principal: Admin, settings: AppSettings, retry_failed: bool = False) -> Any:
-    """The dry run: every Autotask operation the next sync would perform, with its API-call cost."""
-    try:
-        result = service.make_plan(
-            request.app.state.sessionmaker,
-            principal.organization_id,
-            app_settings=settings,
-            retry_failed=retry_failed,
-        )
-    except service.SyncError as exc:
-        raise _bad(exc) from exc
+    Reads Autotask (spending API calls) and records a preview run, hence POST."""
+    result = service.make_plan(
+        request.app.state.sessionmaker,
+        principal.organization_id,
+        app_settings=settings,
+        retry_failed=bool(body and body.retry_failed),
+    )
     return {"run_id": result.run.id, **result.plan.to_dict()}
 
 
-@router.post("/runs", status_code=201)
+@router.post("/runs", status_code=201, responses=ERRORS)
 def post_run(
     request: Request, principal: Admin, settings: AppSettings, body: RunRequest | None = None
 ) -> Any:
     """Plan and apply now (synchronously); returns the run with its per-record results."""
-    try:
-        run = service.run_sync(
-            request.app.state.sessionmaker,
-            principal.organization_id,
-            app_settings=settings,
-            retry_failed=bool(body and body.retry_failed),
-        )
-    except service.SyncError as exc:
-        raise _bad(exc) from exc
+    run = service.run_sync(
+        request.app.state.sessionmaker,
+        principal.organization_id,
+        app_settings=settings,
+        retry_failed=bool(body and body.retry_failed),
+    )
     with request.app.state.sessionmaker() as session:
         run, results = service.get_run(session, principal.organization_id, run.id)
         return service.run_to_dict(run, results)
 
 
-@router.get("/runs")
+@router.get("/runs", responses=ERRORS)
 def list_runs(
     db: DbSession,
     principal: Reader,
@@ -80,36 +104,41 @@ def list_runs(
     return [service.run_to_dict(*service.get_run(db, principal.organization_id, r.id)) for r in runs]
 
 
-@router.get("/runs/{run_id}")
-def read_run(run_id: int, db: DbSession, principal: Reader) -> Any:
+@router.get("/runs/{run_id}", responses=ERRORS)
+def read_run(run_id: PathId, db: DbSession, principal: Reader) -> Any:
     """One run with its per-record results."""
     try:
         run, results = service.get_run(db, principal.organization_id, run_id)
     except service.SyncError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from exc
+        raise RecordNotFound(str(exc)) from exc
     return service.run_to_dict(run, results)
 
 
-@router.get("/records")
-def records(db: DbSession, principal: Reader, phase: str | None = None) -> Any:
+@router.get("/records", responses=ERRORS)
+def records(
+    db: DbSession,
+    principal: Reader,
+    phase: Annotated[str | None, Query(max_length=40, description="products, customers, ...")] = None,
+) -> Any:
     """Every record's status: synced, pending, needs_link, blocked, waiting or error, with reasons."""
     return service.record_statuses(db, principal.organization_id, phase=phase)
 
 
-@router.post("/links")
-def decide_link(body: LinkRequest, db: DbSession, principal: Admin) -> Any:
-    """Confirm a link to an existing Autotask record, or choose "Add New"."""
-    try:
-        if body.add_new:
-            link = service.choose_add_new(db, principal.organization_id, body.record_type, body.hub_id)
-        elif body.autotask_id is not None:
-            link = service.link_record(
-                db, principal.organization_id, body.record_type, body.hub_id, body.autotask_id
-            )
-        else:
-            raise HTTPException(status_code=422, detail="Give autotask_id, or add_new=true")
-    except service.SyncError as exc:
-        raise _bad(exc) from exc
+@router.post("/links", responses=ERRORS)
+def decide_link(body: LinkRequest, db: DbSession, principal: Admin, settings: AppSettings) -> Any:
+    """Confirm a link to an existing Autotask record, or choose "Add New" (the checks of the PSA
+    Integration screen: the record is yours, the Autotask record exists and holds no other record)."""
+    if not body.add_new and body.autotask_id is None:
+        raise InvalidRecord.on("autotask_id", "give autotask_id, or add_new=true")
+    link = service.decide_link(
+        db,
+        principal.organization_id,
+        body.record_type,
+        body.hub_id,
+        autotask_id=body.autotask_id,
+        add_new=body.add_new,
+        app_settings=settings,
+    )
     return {
         "record_type": link.record_type,
         "hub_id": link.hub_id,

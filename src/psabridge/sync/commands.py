@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
+from psabridge.cli_text import plain
+
 OrgOption = typer.Option(None, "--org", help="Organization slug (default: the only organization).")
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
@@ -33,7 +35,7 @@ def _plan_table(plan: Any) -> Table:
     for col in ("Phase", "Operation", "Calls"):
         table.add_column(col)
     for op in plan.operations:
-        table.add_row(op.phase, op.summary, str(op.cost))
+        table.add_row(op.phase, plain(op.summary), str(op.cost))
     return table
 
 
@@ -43,7 +45,7 @@ def _records_table(records: list[Any]) -> Table:
         table.add_column(col)
     for rec in records:
         if rec.status in ("blocked", "waiting", "needs_link", "error", "drift"):
-            table.add_row(rec.phase, rec.label, rec.status, rec.reason or "")
+            table.add_row(rec.phase, plain(rec.label), rec.status, plain(rec.reason or ""))
     return table
 
 
@@ -139,10 +141,10 @@ def sync_command(
         out.print(_summary_table(data["records"]))
         out.print(f"Sync run {run.id}: {run.status} ({run.api_calls} API calls)")
         if run.error:
-            out.print(run.error)
+            out.print(plain(run.error))
         for rec in data["records"]:
             if rec["status"] not in ("synced",):
-                out.print(f"  {rec['status']:<10} {rec['label']}: {rec['reason'] or ''}")
+                out.print(plain(f"  {rec['status']:<10} {rec['label']}: {rec['reason'] or ''}"))
     raise typer.Exit(0 if run.status in ("succeeded", "paused") else 2)
 
 

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,73 +29,34 @@ from psabridge.connectors.settings import AutotaskConnectorSettings
 from psabridge.sync import journal as jr
 from psabridge.sync import readback
 from psabridge.sync.applier import ApplyContext, ApplyOutcome, apply, ids_from_links
+from psabridge.sync.connector import client_of, connector_of, tenant_facts
+from psabridge.sync.errors import SyncError as SyncError
 from psabridge.sync.hub_loader import load_snapshot
 from psabridge.sync.keys import PHASES, RECORD_TYPES, ref
+
+# the user's link decisions (psabridge.sync.links), re-exported for the screens and the API
+from psabridge.sync.links import LINKABLE as LINKABLE
+from psabridge.sync.links import AutotaskReader as AutotaskReader
+from psabridge.sync.links import HubRecordMissing as HubRecordMissing
+from psabridge.sync.links import LinkRefused as LinkRefused
+from psabridge.sync.links import check_link_rules as check_link_rules
+from psabridge.sync.links import choose_add_new as choose_add_new
+from psabridge.sync.links import decide_link as decide_link
+from psabridge.sync.links import hub_record_exists as hub_record_exists
+from psabridge.sync.links import link_record as link_record
+from psabridge.sync.links import read_link_target as read_link_target
 from psabridge.sync.models import RecordResult, SyncLink, SyncRun
 from psabridge.sync.planner import DRIFT, PENDING, Operation, Plan, plan
 from psabridge.sync.reader import AutotaskApi, read_view
 from psabridge.sync.runlock import AlreadyRunning, connector_lock
-from psabridge.sync.snapshot import (
-    TenantFacts,
-)
 
 log = logging.getLogger(__name__)
-
-
-class SyncError(Exception):
-    """The sync cannot start (no connector, connector not set up, unknown record)."""
 
 
 @dataclass
 class PlanResult:
     plan: Plan
     run: SyncRun
-
-
-# -- connector ---------------------------------------------------------------------------------
-def _connector(session: Session, organization_id: int) -> tuple[Connector, AutotaskConnectorSettings]:
-    from psabridge.connectors import service as connectors
-
-    connector = connectors.get_autotask_connector(session, organization_id)
-    if connector is None:
-        raise SyncError("This organization has no Autotask connector: set one up under Integrations")
-    settings = connectors.connector_settings(connector)
-    return connector, settings
-
-
-def _client(connector: Connector, app_settings: Settings) -> AutotaskApi:
-    from psabridge.connectors import service as connectors
-
-    client: AutotaskApi = connectors.build_client(connector, app_settings)
-    return client
-
-
-def tenant_facts(
-    session: Session, connector: Connector, settings: AutotaskConnectorSettings, client: AutotaskApi
-) -> TenantFacts:
-    """What the planner needs to know of the tenant besides records: the maximum lengths of the fields
-    it writes (read once, cached with the connector's options), the resources by e-mail when companies
-    are owned by the account owner's resource (the cached Default Owner Source list), and period-type
-    labels (from the cache of the settings dropdowns, when it holds them: only to word plan notices)."""
-    from psabridge.connectors import options as opts
-    from psabridge.connectors.settings import OwnerSource
-
-    factory = cast(opts.ClientFactory, lambda: client)
-    labels = {
-        key: {o.value: o.label for o in (opts.cached_options(session, connector, key) or [])}
-        for key in ("period_types", "contract_period_types")
-    }
-    by_email: dict[str, int] = {}
-    if settings.owner_source == OwnerSource.ACCOUNT_OWNER_EMAIL:
-        for option in opts.get_options(session, connector, opts.RESOURCES, factory):
-            if option.is_active and option.detail:
-                by_email.setdefault(option.detail.strip().lower(), option.value)
-    return TenantFacts(
-        field_lengths=opts.field_lengths(session, connector, factory),
-        period_labels=labels["period_types"],
-        contract_period_labels=labels["contract_period_types"],
-        resources_by_email=by_email,
-    )
 
 
 # -- plan --------------------------------------------------------------------------------------
@@ -198,8 +159,8 @@ def make_plan(
     running it plans read-only instead (see :func:`_prepare`).
     """
     with session_factory() as session:
-        connector, settings = _connector(session, organization_id)
-        client = client or _client(connector, app_settings)
+        connector, settings = connector_of(session, organization_id)
+        client = client or client_of(connector, app_settings)
         bind = session.get_bind()
         engine = bind if isinstance(bind, Engine) else bind.engine
         with ExitStack() as stack:
@@ -250,7 +211,7 @@ def run_sync(
     reconciled by the journal).
     """
     with session_factory() as session:
-        connector, _ = _connector(session, organization_id)
+        connector, _ = connector_of(session, organization_id)
         connector_id = connector.id
         bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
@@ -280,7 +241,7 @@ def _run_sync_locked(
     on_plan: Callable[[Plan], None] | None,
 ) -> SyncRun:
     with session_factory() as session:
-        connector, settings = _connector(session, organization_id)
+        connector, settings = connector_of(session, organization_id)
         for stale in session.scalars(
             select(SyncRun).where(SyncRun.connector_id == connector.id, SyncRun.status == "running")
         ):
@@ -289,7 +250,7 @@ def _run_sync_locked(
                 "The sync process stopped before finishing; its writes were reconciled by the next run"
             )
         session.commit()
-        client = client or _client(connector, app_settings)
+        client = client or client_of(connector, app_settings)
         run = SyncRun(
             organization_id=organization_id,
             connector_id=connector.id,
@@ -531,49 +492,3 @@ def get_run(session: Session, organization_id: int, run_id: int) -> tuple[SyncRu
         session.scalars(select(RecordResult).where(RecordResult.run_id == run_id).order_by(RecordResult.id))
     )
     return run, results
-
-
-# -- the user's link decisions -----------------------------------------------------------------
-LINKABLE = (
-    "account",
-    "product",
-    "billing_contract",
-    *tuple(t for t in RECORD_TYPES if t.startswith("service.")),
-)
-
-
-def _decision_link(session: Session, organization_id: int, record_type: str, hub_id: int) -> SyncLink:
-    if record_type not in LINKABLE:
-        raise SyncError(f"Records of type {record_type!r} cannot be linked by hand")
-    connector, _ = _connector(session, organization_id)
-    return jr.get_or_create_link(session, organization_id, connector.id, record_type, hub_id)
-
-
-def link_record(
-    session: Session, organization_id: int, record_type: str, hub_id: int, autotask_id: int
-) -> SyncLink:
-    """Link a hub record to an existing Autotask record (the next sync writes the owned fields and
-    the matching key into it, and never creates a second one)."""
-    link = _decision_link(session, organization_id, record_type, hub_id)
-    link.autotask_id = int(autotask_id)
-    link.fingerprint = None
-    link.decision = "link"
-    link.status = PENDING
-    link.reason = None
-    link.candidates = []
-    session.commit()
-    return link
-
-
-def choose_add_new(session: Session, organization_id: int, record_type: str, hub_id: int) -> SyncLink:
-    """The user chose "Add New": the next sync creates a new Autotask record for it."""
-    link = _decision_link(session, organization_id, record_type, hub_id)
-    if link.autotask_id is not None and link.status == "synced":
-        raise SyncError("This record is already synced to an Autotask record")
-    link.autotask_id = None
-    link.decision = "add_new"
-    link.status = PENDING
-    link.reason = None
-    link.candidates = []
-    session.commit()
-    return link

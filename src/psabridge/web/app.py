@@ -19,7 +19,9 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     if run_migrations:
         migrate(url)
     engine = make_engine(url)
-    app = FastAPI(title="PSA Bridge", version=__version__, openapi_url="/openapi.json")
+    app = FastAPI(
+        title="PSA Bridge", version=__version__, openapi_url="/openapi.json", docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
@@ -28,6 +30,10 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     from psabridge.web.problems import install_problem_handlers
 
     install_problem_handlers(app)
+
+    from psabridge.web.api_docs import install_api_docs
+
+    install_api_docs(app)
     app.include_router(hub_router, prefix="/api/v1")
 
     from psabridge.sync.api import router as sync_router

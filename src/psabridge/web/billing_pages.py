@@ -18,7 +18,7 @@ from psabridge.hub.models import Account, BillingContract, Contact, Product, Sub
 from psabridge.psa_integration.rows import NOT_PLANNED, STATUS_LABELS
 from psabridge.sync.models import SyncLink
 from psabridge.web.auth import CurrentUser
-from psabridge.web.deps import DbSession
+from psabridge.web.deps import DbSession, PathId
 from psabridge.web.templating import templates
 
 router = APIRouter(prefix="/billing", include_in_schema=False)
@@ -81,7 +81,7 @@ def accounts(request: Request, db: DbSession, user: CurrentUser, page: PageNumbe
 
 
 @router.get("/accounts/{account_id}")
-def account_detail(request: Request, account_id: int, db: DbSession, user: CurrentUser) -> Response:
+def account_detail(request: Request, account_id: PathId, db: DbSession, user: CurrentUser) -> Response:
     account = db.get(Account, account_id)
     if account is None or account.organization_id != user.organization_id:
         raise HTTPException(status_code=404, detail="No such account")

@@ -7,7 +7,7 @@ from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
@@ -29,7 +29,9 @@ def _wants_json(request: Request) -> bool:
 def error_page(request: Request, status_code: int, title: str, message: str) -> Response:
     """An error in the Admin Hub layout (JSON ``{"detail": message}`` for API paths)."""
     if _wants_json(request):
-        return JSONResponse({"detail": message}, status_code=status_code)
+        from psabridge.web.problems import problem
+
+        return problem(status_code, title, message)
     return templates.TemplateResponse(
         request, "error.html", {"title": title, "message": message}, status_code=status_code
     )
@@ -45,7 +47,9 @@ async def refuse_csrf(scope: Scope, receive: Receive, send: Send, reason: str) -
 def install_error_handlers(app: FastAPI) -> None:
     async def login_required(request: Request, _exc: Exception) -> Response:
         if _wants_json(request):
-            return JSONResponse({"detail": "Not signed in"}, status_code=401)
+            from psabridge.web.problems import problem
+
+            return problem(401, "Not authenticated", "Not signed in", headers={"WWW-Authenticate": "Bearer"})
         target = request.url.path
         if request.url.query:
             target += "?" + request.url.query
@@ -65,8 +69,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        if _wants_json(request) or exc.status_code < 400:
+        if exc.status_code < 400:
             return await http_exception_handler(request, exc)
+        if _wants_json(request):
+            from psabridge.web.problems import http_problem
+
+            return http_problem(request, exc)
         titles = {403: "Not allowed", 404: "Not found", 405: "Not allowed"}
         message = exc.detail if isinstance(exc.detail, str) else "The request could not be served."
         if message == HTTPStatus(exc.status_code).phrase:  # Starlette's bare default ("Not Found")
@@ -76,6 +84,10 @@ def install_error_handlers(app: FastAPI) -> None:
         response = error_page(request, exc.status_code, titles.get(exc.status_code, "Error"), message)
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            from psabridge.web.http_methods import allowed_methods
+
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
         return response
 
     app.add_exception_handler(LoginRequired, login_required)

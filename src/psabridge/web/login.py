@@ -15,6 +15,7 @@ from psabridge.auth.models import User
 from psabridge.auth.sessions import SESSION_COOKIE, authenticate, end_session, start_session
 from psabridge.auth.throttle import LoginThrottle
 from psabridge.hub.models import Account, BillingContract
+from psabridge.hub.validation import text_problem
 from psabridge.web.auth import CurrentUser, optional_user
 from psabridge.web.deps import AppSettings, DbSession
 from psabridge.web.security import PRELOGIN_CSRF_COOKIE
@@ -54,7 +55,8 @@ def _login_form(request: Request, *, next_url: str, email: str = "", error: str 
     return response
 
 
-def _throttle(request: Request) -> LoginThrottle:
+def login_throttle(request: Request) -> LoginThrottle:
+    """The process's password-guessing throttle (shared by sign-in and "Change password")."""
     throttle: LoginThrottle | None = getattr(request.app.state, "login_throttle", None)
     if throttle is None:
         throttle = request.app.state.login_throttle = LoginThrottle()
@@ -95,9 +97,16 @@ def login(
     password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
+    if text_problem(email) is not None:
+        # Never reaches the database: PostgreSQL refuses NUL in text, and no address holds one.
+        return _login_form(
+            request,
+            next_url=safe_next(next),
+            error="The e-mail address contains characters no e-mail address has (control characters).",
+        )
     address = email.strip().lower()[:254]
     client_ip = request.client.host if request.client else "unknown"
-    throttle = _throttle(request)
+    throttle = login_throttle(request)
     wait = throttle.retry_after(address, client_ip)
     if wait:
         log.warning("sign-in for %s from %s refused: too many failures", address, client_ip)

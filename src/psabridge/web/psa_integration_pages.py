@@ -16,6 +16,8 @@ from starlette.concurrency import run_in_threadpool
 
 from psabridge.autotask.errors import AutotaskError
 from psabridge.connectors import service as connectors
+from psabridge.connectors.errors import explain_api_error
+from psabridge.hub.validation import MAX_ID
 from psabridge.psa_integration import rows as rowsmod
 from psabridge.psa_integration import search as searchmod
 from psabridge.psa_integration.names import autotask_names
@@ -29,7 +31,7 @@ from psabridge.psa_integration.push import (
 )
 from psabridge.sync import service
 from psabridge.web.auth import AdminUser, CurrentUser
-from psabridge.web.deps import AppSettings, DbSession
+from psabridge.web.deps import AppSettings, DbSession, FormId, PathId
 from psabridge.web.templating import templates
 
 router = APIRouter(prefix="/psa-integration", include_in_schema=False)
@@ -72,14 +74,21 @@ def index(user: CurrentUser) -> Response:
 def runs_page(request: Request, db: DbSession, user: CurrentUser) -> Response:
     runs = service.list_runs(db, user.organization_id, limit=100)
     return _page(
-        request, "psa_integration/runs.html", {"runs": runs, "psa_runs": True, "left_out": rowsmod.left_out}
+        request,
+        "psa_integration/runs.html",
+        {
+            "runs": runs,
+            "psa_runs": True,
+            "left_out": rowsmod.left_out,
+            "preview_states": rowsmod.preview_states(runs),
+        },
     )
 
 
 @router.get("/runs/{run_id}")
 def run_page(
     request: Request,
-    run_id: int,
+    run_id: PathId,
     db: DbSession,
     user: CurrentUser,
     status: str | None = None,
@@ -92,7 +101,10 @@ def run_page(
     counts: dict[str, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
-    if status:
+    written = rowsmod.written_by_run(db, run.id) if run.mode == "apply" else set()
+    if status == rowsmod.WRITTEN:
+        results = [r for r in results if (r.record_type, r.hub_id) in written]
+    elif status:
         results = [r for r in results if r.status == status]
     # A push of the demo data holds 500+ records: one page of them, like the tabs.
     pages = max(1, -(-len(results) // PAGE_SIZE))
@@ -109,6 +121,7 @@ def run_page(
             "page_number": page,
             "pages": pages,
             "counts": counts,
+            "written_count": len(written),
             "status_filter": status,
             "status_labels": rowsmod.STATUS_LABELS,
             "psa_runs": True,
@@ -198,7 +211,7 @@ def search_results(
     user: AdminUser,
     settings: AppSettings,
     record_type: str,
-    hub_id: int,
+    hub_id: Annotated[int, Query(ge=1, le=MAX_ID)],
     q: str = "",
     tab: str = "products",
 ) -> Response:
@@ -239,8 +252,8 @@ def link(
     user: AdminUser,
     settings: AppSettings,
     record_type: Annotated[str, Form()],
-    hub_id: Annotated[int, Form()],
-    autotask_id: Annotated[int, Form()],
+    hub_id: FormId,
+    autotask_id: FormId,
     tab: Annotated[str, Form()] = "products",
 ) -> Response:
     """The user confirmed a link (a suggestion or a search result)."""
@@ -249,22 +262,10 @@ def link(
     if not rowsmod.hub_record_exists(db, org, record_type, hub_id):
         raise HTTPException(status_code=404, detail="No such record")
     try:
-        client = _client(db, org, settings)
-        try:
-            searchmod.check_target(
-                db,
-                client,
-                organization_id=org,
-                record_type=record_type,
-                hub_id=hub_id,
-                autotask_id=autotask_id,
-            )
-        finally:
-            client.close()
-        service.link_record(db, org, record_type, hub_id, autotask_id)
-    except (searchmod.LinkRefused, service.SyncError, AutotaskError) as exc:
+        service.decide_link(db, org, record_type, hub_id, autotask_id=autotask_id, app_settings=settings)
+    except (service.SyncError, AutotaskError) as exc:
         db.rollback()
-        return RedirectResponse(_tab_url(tab, error=str(exc)), status_code=303)
+        return RedirectResponse(_tab_url(tab, error=_link_error(exc)), status_code=303)
     return RedirectResponse(_tab_url(tab, notice="linked"), status_code=303)
 
 
@@ -273,7 +274,7 @@ def add_new(
     db: DbSession,
     user: AdminUser,
     record_type: Annotated[str, Form()],
-    hub_id: Annotated[int, Form()],
+    hub_id: FormId,
     tab: Annotated[str, Form()] = "products",
 ) -> Response:
     """The user chose "Add New": the next push creates a new Autotask record."""
@@ -281,7 +282,7 @@ def add_new(
     if not rowsmod.hub_record_exists(db, user.organization_id, record_type, hub_id):
         raise HTTPException(status_code=404, detail="No such record")
     try:
-        service.choose_add_new(db, user.organization_id, record_type, hub_id)
+        service.decide_link(db, user.organization_id, record_type, hub_id, add_new=True)
     except service.SyncError as exc:
         db.rollback()
         return RedirectResponse(_tab_url(tab, error=str(exc)), status_code=303)
@@ -292,6 +293,7 @@ def add_new(
 def bulk(
     db: DbSession,
     user: AdminUser,
+    settings: AppSettings,
     action: Annotated[str, Form()],
     tab: Annotated[str, Form()] = "products",
     selected: Annotated[list[str] | None, Form()] = None,
@@ -314,18 +316,17 @@ def bulk(
         hub_id = int(raw_id)
         try:
             if action == "add_new":
-                service.choose_add_new(db, org, record_type, hub_id)
+                service.decide_link(db, org, record_type, hub_id, add_new=True)
             else:
                 candidates = (statuses.get(key) or {}).get("candidates") or []
                 if len(candidates) != 1:
                     skipped.append(key)
                     continue
-                target_id = int(candidates[0]["id"])
-                searchmod.check_link_allowed(
-                    db, organization_id=org, record_type=record_type, hub_id=hub_id, autotask_id=target_id
+                # A suggestion of the last plan: decide_link checks it without an API call.
+                service.decide_link(
+                    db, org, record_type, hub_id, autotask_id=int(candidates[0]["id"]), app_settings=settings
                 )
-                service.link_record(db, org, record_type, hub_id, target_id)
-        except (service.SyncError, searchmod.LinkRefused):
+        except (service.SyncError, AutotaskError):
             db.rollback()
             skipped.append(key)
     notice = "bulk_add_new" if action == "add_new" else "bulk_linked"
@@ -340,6 +341,17 @@ def bulk(
             status_code=303,
         )
     return RedirectResponse(_tab_url(tab, notice=notice), status_code=303)
+
+
+def _autotask_error(exc: Exception, action: str) -> str:
+    """What to tell the person: Autotask failures explained with what to check, others as they are."""
+    if isinstance(exc, AutotaskError):
+        return explain_api_error(exc, action=action).message
+    return str(exc)
+
+
+def _link_error(exc: Exception) -> str:
+    return _autotask_error(exc, "read the Autotask record to link")
 
 
 # --- preview and push --------------------------------------------------------------------------------
@@ -368,10 +380,11 @@ async def preview(
             retry_failed=retry_failed,
         )
     except (service.SyncError, AutotaskError) as exc:
+        message = _autotask_error(exc, "preview the plan")
         return _page(
             request,
             "psa_integration/preview.html",
-            {"error": str(exc), "plan": None, "retry_failed": retry_failed, "from_tab": tab},
+            {"error": message, "plan": None, "retry_failed": retry_failed, "from_tab": tab},
         )
     plan = result.plan
     problems = [r for r in plan.records if r.status in ("needs_link", "blocked", "waiting", "error", "drift")]
@@ -414,6 +427,8 @@ async def push_now(
     except (PlanChanged, PushBusy) as exc:
         return RedirectResponse(_tab_url(tab, error=str(exc)), status_code=303)
     except (service.SyncError, AutotaskError) as exc:
-        return RedirectResponse(_tab_url(tab, error=f"Push failed: {exc}"), status_code=303)
+        return RedirectResponse(
+            _tab_url(tab, error=f"Push failed: {_autotask_error(exc, 'push')}"), status_code=303
+        )
     # The run goes on in the background; its page follows it until it finishes.
     return RedirectResponse(f"/psa-integration/runs/{run_id}", status_code=303)

@@ -8,9 +8,10 @@ Any request with an unsafe method (POST, PUT, PATCH, DELETE) that could be authe
    the token of the signed-in session, or, before login, to the ``psab_csrf`` cookie the login page set
    (double submit; a foreign site can neither read nor set that cookie).
 
-Requests carrying an ``Authorization`` header are exempt: browsers never attach one cross-site, and
-``get_principal`` then authenticates by the bearer token only, never by the cookie. So are API requests
-without a session cookie (nothing for a foreign site to ride on; the API answers 401 itself).
+Only requests that carry *no session cookie* are exempt, and only when they are authenticated by an API
+token (``Authorization: Bearer ...``) or are API calls (which then answer 401 themselves): a cookie is what
+a foreign page rides on. Any other ``Authorization`` header is no exemption: a reverse proxy that forwards
+Basic auth, or a browser that remembers it, attaches one to cross-site requests too.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_static = str(scope.get("path", "")).startswith("/static/")
+        is_static = str(scope.get("path", "")).startswith(("/static/", "/docs-assets/"))
         is_https = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
@@ -103,8 +104,8 @@ class CSRFMiddleware:
             return
         headers = Headers(scope=scope)
         request = Request(scope)
-        if "authorization" in headers or (
-            str(scope.get("path", "")).startswith("/api/") and SESSION_COOKIE not in request.cookies
+        if SESSION_COOKIE not in request.cookies and (
+            _is_bearer(headers) or str(scope.get("path", "")).startswith("/api/")
         ):
             # Not cookie-authenticated: the API answers 401/403 by itself.
             await self.app(scope, receive, send)
@@ -149,6 +150,11 @@ class CSRFMiddleware:
                 if found:
                     return found
         return cookies.get(PRELOGIN_CSRF_COOKIE) or None
+
+
+def _is_bearer(headers: Headers) -> bool:
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
 
 
 def _is_form(headers: Headers) -> bool:

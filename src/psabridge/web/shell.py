@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 
 from psabridge.auth.throttle import LoginThrottle
 from psabridge.web.errors import install_error_handlers, refuse_csrf
+from psabridge.web.http_methods import HeadAsGetMiddleware
 from psabridge.web.security import CSRFMiddleware, SecurityHeadersMiddleware
 from psabridge.web.templating import STATIC_DIR
 
@@ -24,6 +25,7 @@ def install_web_shell(app: FastAPI) -> None:
     # Middleware added last runs first: headers wrap everything, including CSRF refusals.
     app.add_middleware(CSRFMiddleware, refuse=refuse_csrf)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(HeadAsGetMiddleware)
     install_error_handlers(app)
     app.include_router(login_router)
     app.include_router(billing_router)

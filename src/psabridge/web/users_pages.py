@@ -26,8 +26,8 @@ from psabridge.auth.users import (
 )
 from psabridge.security.crypto import verify_password
 from psabridge.web.auth import AdminUser, CurrentUser
-from psabridge.web.deps import AppSettings, DbSession
-from psabridge.web.login import set_session_cookie
+from psabridge.web.deps import AppSettings, DbSession, PathId
+from psabridge.web.login import login_throttle, set_session_cookie
 from psabridge.web.templating import templates
 
 log = logging.getLogger(__name__)
@@ -51,11 +51,24 @@ def _render(
             "users": list_users(db, user.organization_id),
             "roles": USER_ROLES,
             "error": error,
+            "error_text": _error_text(error) if error else None,
             "form": form or {"email": "", "role": "viewer"},
             "notice": notice,
         },
         status_code=400 if error else 200,
     )
+
+
+#: How the form's fields are called on the page (an error never shows a raw field name).
+FIELD_LABELS = {"email": "E-mail", "password": "Initial password", "role": "Role", "is_active": "Status"}
+
+
+def _error_text(error: UserError) -> str:
+    """``password: must have ...`` as the page says it: "Initial password: must have ...", the message
+    itself untouched (capitalising it would lower-case e-mail addresses and names)."""
+    label = FIELD_LABELS.get(error.field, "This change")
+    message = error.message.rstrip(".")
+    return f"{label}: {message}."
 
 
 @router.get("")
@@ -98,7 +111,7 @@ def add_user(
 @router.post("/{user_id}/role")
 def set_role(
     request: Request,
-    user_id: int,
+    user_id: PathId,
     db: DbSession,
     admin: AdminUser,
     role: Annotated[str, Form(max_length=20)] = "",
@@ -115,20 +128,33 @@ def set_role(
 
 
 @router.post("/{user_id}/deactivate")
-def deactivate(request: Request, user_id: int, db: DbSession, admin: AdminUser) -> Response:
+def deactivate(
+    request: Request,
+    user_id: PathId,
+    db: DbSession,
+    admin: AdminUser,
+    confirm: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Deactivation signs the user out everywhere: the row's button first asks for confirmation (a
+    page, since the CSP allows no inline script), and only ``confirm=yes`` from that page acts."""
     target = _target(db, admin, user_id)
     try:
         set_active(db, target, False)
     except UserError as exc:
         db.rollback()
         return _render(request, db, admin, error=exc)
+    if confirm != "yes":
+        db.rollback()  # only checked that it may be done
+        return templates.TemplateResponse(
+            request, "users/confirm_deactivate.html", {"active_tab": "users", "target": target}
+        )
     db.commit()
     log.info("%s deactivated %s", admin.email, target.email)
     return _done(f"{target.email} is deactivated and signed out.")
 
 
 @router.post("/{user_id}/activate")
-def activate(user_id: int, db: DbSession, admin: AdminUser) -> Response:
+def activate(user_id: PathId, db: DbSession, admin: AdminUser) -> Response:
     target = _target(db, admin, user_id)
     set_active(db, target, True)
     db.commit()
@@ -164,9 +190,27 @@ def change_password(
     new_password: Annotated[str, Form(max_length=1024)] = "",
     confirm_password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
-    """Change one's own password: every other signed-in browser of this user is signed out."""
+    """Change one's own password: every other signed-in browser of this user is signed out.
+
+    Guessing the current password here is throttled like sign-in (same counters): a stolen session
+    must not become a way to try passwords at network speed."""
+    throttle = login_throttle(request)
+    client_ip = request.client.host if request.client else "unknown"
+    wait = throttle.retry_after(user.email, client_ip)
+    if wait:
+        minutes = -(-wait // 60)
+        response = _password_form(
+            request,
+            error=f"Too many wrong passwords. Try again in {minutes} minute{'s' if minutes > 1 else ''}.",
+        )
+        response.status_code = 429
+        response.headers["Retry-After"] = str(wait)
+        return response
     if not verify_password(user.password_hash, current_password):
+        throttle.failed(user.email, client_ip)
+        log.info("wrong current password for %s from %s", user.email, client_ip)
         return _password_form(request, error="The current password is wrong.")
+    throttle.succeeded(user.email)
     if new_password != confirm_password:
         return _password_form(request, error="The new password and its confirmation differ.")
     try:

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from psabridge.db import utcnow
 from psabridge.hub.calendar import organization_today
-from psabridge.hub.imports.checks import CheckedImport, Checker, ValidRow
+from psabridge.hub.imports.checks import CheckedImport, Checker
 from psabridge.hub.imports.formats import Upload
+from psabridge.hub.imports.staging import RowView, ValidRow
 from psabridge.hub.imports.types import RECORD_TYPES, RecordType
 from psabridge.hub.models import Account, LicenseChangeLog, Subscription
 from psabridge.hub.quantities import initial_log_external_id
@@ -47,7 +48,10 @@ def run_import(session: Session, organization_id: int, upload: Upload) -> list[I
     """Check then write ``upload`` for the organization; raises ``ImportFailed`` (nothing written) on any
     bad row. The caller commits (or rolls back)."""
     checked = Checker(session, organization_id, upload).check()
-    return _Writer(session, organization_id, checked).write()
+    try:
+        return _Writer(session, organization_id, checked).write()
+    finally:
+        checked.close()
 
 
 def _copy_rows(
@@ -74,13 +78,40 @@ class _Writer:
         self.checked = checked
         self.now = utcnow()
         self.today = organization_today(session, organization_id)
-        self.ids: dict[str, dict[str, int]] = {
+        self._ids: dict[str, dict[str, int]] = {
             name: {ext: int(rec["id"]) for ext, rec in snap.items()}
             for name, snap in checked.existing.items()
         }
+        #: types inserted since their ids were read: re-read only when a later step needs them (a file of
+        #: a million accounts must not pull a million ids into memory for nothing)
+        self._stale: set[str] = set()
         self.new_logs: list[dict[str, Any]] = []
+        self.new_log_count = 0
         self.quantity_delta: dict[int, int] = defaultdict(int)
         self._products: dict[str, dict[str, Any]] | None = None
+
+    def ids(self, type_name: str) -> dict[str, int]:
+        """External id -> database id of the organization's records of ``type_name``."""
+        if type_name in self._stale or type_name not in self._ids:
+            table = RECORD_TYPES[type_name].model.__table__
+            self._ids[type_name] = {
+                ext: rid
+                for ext, rid in self.session.execute(
+                    select(table.c.external_id, table.c.id).where(
+                        table.c.organization_id == self.organization_id
+                    )
+                )
+            }
+            self._stale.discard(type_name)
+        return self._ids[type_name]
+
+    def _add_log(self, log: dict[str, Any]) -> None:
+        """Queue a license change log the import creates; written in chunks."""
+        self.new_logs.append(log)
+        self.new_log_count += 1
+        if len(self.new_logs) >= _CHUNK:
+            self._insert(LicenseChangeLog.__table__, self.new_logs)
+            self.new_logs = []
 
     def write(self) -> list[ImportResult]:
         results = []
@@ -106,7 +137,7 @@ class _Writer:
             if k not in record_type.refs and k not in record_type.virtual and k != "external_id"
         }
         for field_name, (target, column) in record_type.refs.items():
-            values[column] = self.ids[target][row.values[field_name]]
+            values[column] = self.ids(target)[row.values[field_name]]
         if record_type.name == "subscription":
             product = self._product(row.values["product_external_id"])
             if values["unit_price"] is None:
@@ -121,11 +152,20 @@ class _Writer:
             self._products.update({r.external_id: r.values for r in self.checked.rows.get("product", [])})
         return self._products[ext]
 
-    def _upsert(self, record_type: RecordType, rows: list[ValidRow], result: ImportResult) -> None:
+    def _upsert(self, record_type: RecordType, rows: RowView, result: ImportResult) -> None:
         existing = self.checked.existing[record_type.name]
+        model = record_type.model
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         for row in rows:
+            if len(inserts) >= _CHUNK:  # written as they come: memory stays bounded
+                self._insert(model.__table__, inserts)
+                result.created += len(inserts)
+                inserts = []
+            if len(updates) >= _CHUNK:
+                self._update(model.__table__, updates)
+                result.updated += len(updates)
+                updates = []
             values = self._values(record_type, row)
             old = existing.get(row.external_id)
             if old is None:
@@ -147,23 +187,15 @@ class _Writer:
                 continue
             updates.append({"id": old["id"], "updated_at": self.now, **changed})
             self._on_update(record_type, row, old, changed)
-        model = record_type.model
         self._insert(model.__table__, inserts)
         self._update(model.__table__, updates)
-        result.created = len(inserts)
-        result.updated = len(updates)
-        if inserts and record_type.name != "license_change_log":
-            table = model.__table__
-            self.ids[record_type.name] = {
-                ext: rid
-                for ext, rid in self.session.execute(
-                    select(table.c.external_id, table.c.id).where(
-                        table.c.organization_id == self.organization_id
-                    )
-                )
-            }
+        result.created += len(inserts)
+        result.updated += len(updates)
+        if result.created and record_type.name != "license_change_log":
+            self._stale.add(record_type.name)
         if record_type.name == "subscription":
-            result.logs_created = len(self.new_logs) + self._initial_logs(rows, existing)
+            self._initial_logs(rows, existing)
+            result.logs_created = self.new_log_count
         elif record_type.name == "license_change_log":
             self._log_deltas(rows, existing)
 
@@ -204,7 +236,7 @@ class _Writer:
             return
         if row.external_id in self.checked.subscriptions_with_logs:
             return
-        self.new_logs.append(
+        self._add_log(
             {
                 "organization_id": self.organization_id,
                 "external_id": f"{row.external_id}:{uuid.uuid4().hex[:12]}"[-100:],
@@ -222,18 +254,18 @@ class _Writer:
             }
         )
 
-    def _initial_logs(self, rows: list[ValidRow], existing: dict[str, Any]) -> int:
-        count = 0
+    def _initial_logs(self, rows: RowView, existing: dict[str, Any]) -> None:
+        sub_ids = self.ids("subscription")
         for row in rows:
             ext = row.external_id
             if ext in existing or ext in self.checked.subscriptions_with_logs or row.values["quantity"] <= 0:
                 continue
             values = self._values(RECORD_TYPES["subscription"], row)
-            self.new_logs.append(
+            self._add_log(
                 {
                     "organization_id": self.organization_id,
                     "external_id": initial_log_external_id(ext),
-                    "subscription_id": self.ids["subscription"][ext],
+                    "subscription_id": sub_ids[ext],
                     "effective_date": row.values["start_date"],
                     "quantity_before": 0,
                     "quantity_after": row.values["quantity"],
@@ -246,10 +278,8 @@ class _Writer:
                     "updated_at": self.now,
                 }
             )
-            count += 1
-        return count
 
-    def _log_deltas(self, rows: list[ValidRow], existing: dict[str, Any]) -> None:
+    def _log_deltas(self, rows: RowView, existing: dict[str, Any]) -> None:
         subs_in_file = {r.external_id for r in self.checked.rows.get("subscription", [])}
         archived = []
         for ext in self.checked.replaced_initial_logs:
@@ -262,7 +292,7 @@ class _Writer:
             sub_ext = row.values["subscription_external_id"]
             if sub_ext in subs_in_file:
                 continue
-            sub_id = self.ids["subscription"][sub_ext]
+            sub_id = self.ids("subscription")[sub_ext]
             old = existing.get(row.external_id)
             if old is None and row.values["status"] == "active":
                 self.quantity_delta[sub_id] += row.values["quantity_after"] - row.values["quantity_before"]
@@ -311,11 +341,11 @@ class _Writer:
         }
         updates = []
         for account_ext, contact_ext in wanted.items():
-            contact_id = self.ids["contact"][contact_ext]
+            contact_id = self.ids("contact")[contact_ext]
             if current.get(account_ext) != contact_id:
                 updates.append(
                     {
-                        "id": self.ids["account"][account_ext],
+                        "id": self.ids("account")[account_ext],
                         "primary_contact_id": contact_id,
                         "updated_at": self.now,
                     }
