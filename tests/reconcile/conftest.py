@@ -48,3 +48,15 @@ def env(
 @pytest.fixture()
 def hub(env: SyncEnv) -> Hub:
     return Hub(env.factory, env.org_id)
+
+
+@pytest.fixture()
+def reconcile_app(app_settings: Settings, env: SyncEnv) -> Iterator[str]:
+    """The real application on the test database (zone discovery on the emulator); yields its base URL."""
+    from psabridge.web.app import create_app
+    from tests.support.servers import serve_in_thread
+
+    app = create_app(app_settings, run_migrations=False)
+    with serve_in_thread(app) as base_url:
+        yield base_url
+    app.state.engine.dispose()
