@@ -215,7 +215,9 @@ def _fields(
         found.hub_value = inputs.shown(picklist, hub_value) if picklist else hub_value
         found.last_written = last
         found.changed_by = who
-        found.detail = f"{name}: {f.CHANGED_BY[who]}"
+        found.detail = (
+            f"PSA Bridge last wrote {last!r}" if name in written else "PSA Bridge has no record of writing it"
+        ) + f"; Autotask holds {row.get(name)!r}, the hub wants {hub_value!r}"
         if who in (f.PERSON, f.BOTH) and pending_update:
             found.detail += "; the next push overwrites it (it sends every owned field of a changed record)"
         found.evidence = {

@@ -45,6 +45,8 @@ class TraceLine:
     hub_items: list[dict[str, Any]] = field(default_factory=list)
     written: list[dict[str, Any]] = field(default_factory=list)
     autotask_row: dict[str, Any] | None = None
+    #: Autotask changed on this date without an adjustment of PSA Bridge's (a person's, or a lost one)
+    autotask_change: str | None = None
     agree: bool = True
 
 
@@ -193,6 +195,7 @@ def _lines(
     days = {i.when.isoformat() for i in seats.items} | {w["day"] for w in written} | set(starts)
     days.add(out.on_date.isoformat())
     first = min(starts) if starts else None
+    before: tuple[int | None, float | None] = (0, None)
     for day in sorted(d for d in days if d):
         when = date.fromisoformat(day)
         owned = hub_price_on(side, sub, when)
@@ -216,6 +219,14 @@ def _lines(
                 line.autotask_price is not None and abs(line.autotask_price - line.hub_price) < 0.005
             )
             line.agree = not comparable or (line.autotask_units == line.hub_units and price_ok)
+            now = (line.autotask_units, line.autotask_price)
+            if day in starts and now != before and not line.written and day != first:
+                line.autotask_change = (
+                    f"Autotask: {before[0]} → {now[0]} unit(s)"
+                    + (f", price {before[1]} → {now[1]}" if now[1] != before[1] else "")
+                    + " (no adjustment of PSA Bridge's)"
+                )
+            before = now
             if not line.agree and out.parted_on is None:
                 out.parted_on = day
         out.lines.append(line)
