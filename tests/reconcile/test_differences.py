@@ -81,3 +81,27 @@ def test_each_difference_a_person_makes_is_reported_with_its_values(env: SyncEnv
     assert {(d["category"], d["record"]) for d in diffs} == expected, diffs
     assert len(diffs) == len(expected)  # each once
     assert run.counts["seats"] == 1 and sum(run.counts.values()) == len(expected)
+
+
+def test_a_push_that_would_overwrite_a_persons_change_says_so(env: SyncEnv, hub: Hub) -> None:
+    from psabridge.hub import models as m
+    from tests.reconcile.support import Person, ours
+
+    fx = build_fixture(hub)
+    assert env.sync().status == "succeeded"
+    company = ours(env, "Companies", "companyNumber", "A", fx.ids["account"])
+    with Person(env) as person:
+        person.patch("Companies", {"id": company["id"], "companyName": "Wingtip Toys Ltd"})
+    with env.factory() as s:
+        account = s.get(m.Account, fx.ids["account"])
+        assert account is not None
+        account.phone = "+1 555 0142"
+        s.commit()
+    diffs = {d["field"]: d for d in found(env, reconcile(env, DAY))}
+    assert diffs["companyName"]["changed_by"] == "person" and diffs["phone"]["changed_by"] == "hub"
+    assert "the next push overwrites it" in diffs["companyName"]["detail"]
+    [push] = diffs["phone"]["fixes"]
+    assert (
+        push["overwrites"]
+        and "also writes the hub's companyName over a change made in Autotask" in push["summary"]
+    )

@@ -9,6 +9,7 @@ push writes anyway (its fix is that push, never a second, competing write).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from psabridge.reconcile import findings as f
@@ -229,7 +230,24 @@ def _fields(
             inputs, record_type, hub_id, linked_id, name, hub_value, row.get(name), who
         )
         out.append(found)
+    _warn_pushes(out)
     return out
+
+
+def _warn_pushes(found: list[f.Found]) -> None:
+    """A push of a record sends every owned field: say so on its push when a person changed another."""
+    by_person = [d.field for d in found if d.changed_by in (f.PERSON, f.BOTH) and d.field]
+    if not by_person:
+        return
+    for d in found:
+        for i, fix in enumerate(d.fixes):
+            if fix.kind == f.PUSH:
+                d.fixes[i] = replace(
+                    fix,
+                    summary=f"{fix.summary} — also writes the hub's {', '.join(by_person)} over a change "
+                    "made in Autotask",
+                    overwrites_person=True,
+                )
 
 
 def _field_category(inputs: Inputs, entity: str, name: str, autotask: Any, hub: Any) -> str:
