@@ -117,3 +117,29 @@ def test_one_decision_per_difference_and_bad_input_names_the_field(env: SyncEnv,
     assert report.applied == [fix_of(seats, "accept")] and len(env.adjustments()) == before
     again = found(env, reconcile(env, DAY))
     assert not [d for d in again if d["category"] == "seats"]
+
+
+def test_a_fix_autotask_refuses_is_failed_with_its_message_and_can_be_accepted_instead(
+    env: SyncEnv, hub: Hub
+) -> None:
+    from tests.sync.support import build_fixture
+
+    fx = build_fixture(hub)
+    assert env.sync().status == "succeeded"
+    contract = ours(env, "Contracts", "contractNumber", "K", fx.ids["contract"])
+    sub_cs = ours(env, "ContractServices", "internalDescription", "U", fx.ids["sub"])
+    with Person(env) as person:  # on the very date reconciled: Autotask takes one adjustment per date
+        person.adjust(contract["id"], DAY.isoformat(), 2, contractServiceID=sub_cs["id"])
+    run = reconcile(env, DAY)
+    [seats] = found(env, run)
+    report = approve_and_apply(env, run, [fix_of(seats, "adjust")])
+    assert report.failed == [fix_of(seats, "adjust")]
+    adjust = next(x for x in found(env, run)[0]["fixes"] if x["kind"] == "adjust")
+    assert adjust["status"] == "failed" and "already exists" in adjust["error"]
+    with env.factory() as s:
+        from psabridge.psa_integration.rows import failed_count
+
+        assert failed_count(s, env.org_id) == 0  # not a record of the tabs: no "retry failed" there
+    report = approve_and_apply(env, run, [fix_of(seats, "accept")])
+    assert report.applied == [fix_of(seats, "accept")]
+    assert found(env, reconcile(env, DAY)) == []

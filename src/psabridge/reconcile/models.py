@@ -104,7 +104,7 @@ class ReconcileFix(Base):
     approvable: Mapped[bool] = mapped_column(Boolean, default=True)
     #: what applying it writes (entity, ids, field and value, date and units, ...)
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    #: proposed | approved | applied | failed | stale | superseded
+    #: proposed | approved | applied | failed (Autotask refused it) | stale (Autotask changed since)
     status: Mapped[str] = mapped_column(String(16), default="proposed")
     approved_by: Mapped[str | None] = mapped_column(String(200), default=None)
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

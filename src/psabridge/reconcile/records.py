@@ -146,6 +146,11 @@ def _relink(inputs: Inputs, record_type: str, hub_id: int, row: dict[str, Any]) 
         normal(row.get(k)) == normal(v) for k, v in wanted.owned.items() if k in row
     )
     then = "" if same else "; the next push writes the hub's fields into it"
+    if record_type == "subscription":
+        then += (
+            "; seat changes PSA Bridge has no record of pushing are pushed by the next push: check its trace "
+            "first"
+        )
     return f.FixSpec(
         f.RELINK,
         f"Link it to {rt.entity} #{row['id']}, found by its key (no API call){then}",
