@@ -48,6 +48,7 @@ def changed_by_hand(env: SyncEnv, hub: Hub) -> Scenario:
     contact2 = ours(env, "Contacts", "externalID", "C", i["contact2"])
     refund = ours(env, "ContractCharges", "purchaseOrderNumber", "R", i["refund"])
     backup_service = ours(env, "Services", "externalID", "SM", i["backup"])
+    e3_service = ours(env, "Services", "externalID", "SM", i["product"])
     foreign = next(s for s in env.records("Services") if not str(s.get("externalID") or "").startswith("PSB"))
     with Person(env) as person:
         person.adjust(contract["id"], "2026-03-10", 2, contractServiceID=sub_cs["id"])  # +2 seats
@@ -61,6 +62,7 @@ def changed_by_hand(env: SyncEnv, hub: Hub) -> Scenario:
         person.patch("Companies", {"id": company["id"], "companyType": 3})  # Customer -> Prospect
         person.patch("Contracts", {"id": contract2["id"], "status": 0})  # Inactive
         person.patch("Services", {"id": backup_service["id"], "isActive": False})
+        person.patch("Services", {"id": e3_service["id"], "periodType": 5})  # Monthly -> Yearly
         person.delete(f"/Companies/{company2['id']}/Contacts/{contact2['id']}")
         person.delete(f"/Contracts/{contract2['id']}/Charges/{refund['id']}")
     with env.factory() as s:  # and the hub changes an account's phone, not pushed yet

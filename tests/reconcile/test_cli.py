@@ -32,10 +32,10 @@ def test_reconcile_approve_apply_and_export_from_the_cli(cli_env: SyncEnv, hub: 
     assert bad.exit_code == 2 and "--date must be YYYY-MM-DD" in bad.output
     text = runner.invoke(app, ["reconcile", "--org", "acme", "--date", DAY.isoformat()])
     assert text.exit_code == 0, text.output
-    assert "Reading Autotask: about" in text.output and "12 difference(s)" in text.output
+    assert "Reading Autotask: about" in text.output and "13 difference(s)" in text.output
     done = runner.invoke(app, ["reconcile", "--org", "acme", "--date", DAY.isoformat(), "--json"])
     data = json.loads(done.output)
-    assert data["status"] == "done" and len(data["items"]) == 12
+    assert data["status"] == "done" and len(data["items"]) == 13
     seats = next(d for d in data["items"] if d["category"] == "seats")
     adjust = next(x["id"] for x in seats["fixes"] if x["kind"] == "adjust")
     unknown = runner.invoke(app, ["reconcile", "approve", str(data["id"]), "424242", "--org", "acme"])

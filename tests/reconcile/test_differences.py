@@ -55,6 +55,11 @@ def test_each_difference_a_person_makes_is_reported_with_its_values(env: SyncEnv
     assert retyped["autotask"].startswith("Prospect") and retyped["hub"].startswith("Customer")
     inactive = by[("inactive", ("billing_contract", i["contract2"]), "status")]
     assert inactive["autotask"].startswith("Inactive") and inactive["hub"].startswith("Active")
+    service_retyped = by[("retyped", ("service.monthly", i["product"]), "periodType")]
+    assert str(service_retyped["autotask"]).startswith("Yearly") and str(service_retyped["hub"]).startswith(
+        "Monthly"
+    )
+    assert [x["kind"] for x in service_retyped["fixes"]] == ["write_back", "accept"]
     service_off = by[("inactive", ("service.monthly", i["backup"]), "isActive")]
     assert (service_off["autotask"], service_off["hub"]) == (False, True)
     missing_contact = by[("missing", ("contact", i["contact2"]), None)]
@@ -71,6 +76,7 @@ def test_each_difference_a_person_makes_is_reported_with_its_values(env: SyncEnv
         ("owned_field", ("account", i["account2"])),
         ("owned_field", ("account", i["account"])),
         ("retyped", ("account", i["account"])),
+        ("retyped", ("service.monthly", i["product"])),
         ("inactive", ("billing_contract", i["contract2"])),
         ("inactive", ("service.monthly", i["backup"])),
         ("missing", ("contact", i["contact2"])),

@@ -118,7 +118,7 @@ def test_the_tab_for_admins_viewers_and_other_organizations(
     assert started.status_code == 303
     run_url = started.headers["location"]
     page = client.get(run_url)
-    assert page.text.count('data-testid="difference"') == 12
+    assert page.text.count('data-testid="difference"') == 13
     run_id = int(re.search(r"run=(\d+)", run_url).group(1))  # type: ignore[union-attr]
     seats = next(d for d in found(env, env_run({"id": run_id})) if d["category"] == "seats")
     accept = next(x["id"] for x in seats["fixes"] if x["kind"] == "accept")

@@ -36,7 +36,7 @@ def test_admin_reconciles_traces_approves_and_applies(
     page.fill("[data-testid=reconcile-date]", DAY.isoformat())
     page.click("[data-testid=reconcile-now]")
     page.wait_for_selector("[data-testid=differences]")
-    assert page.locator("[data-testid=difference]").count() == 12
+    assert page.locator("[data-testid=difference]").count() == 13
     shot("differences")
 
     seats = page.locator("[data-testid=difference][data-category=seats]").first

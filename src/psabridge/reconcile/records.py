@@ -120,7 +120,11 @@ def _unlinked(inputs: Inputs, record_type: str, hub_id: int, by_key: dict[str, A
         state, reason = "needs_link", link.reason  # the name lookup is the tab's, not the reconcile's
     found = _base(inputs, f.NOT_IN_AUTOTASK, record_type, hub_id, None)
     found.hub_value = state
-    found.detail = f"{state.replace('_', ' ').capitalize()}" + (f": {reason}" if reason else "")
+    found.detail = (
+        "Not pushed yet"
+        if state == "pending" and not reason
+        else f"{state.replace('_', ' ').capitalize()}" + (f": {reason}" if reason else "")
+    )
     found.evidence = {"hub": {"status": state, "reason": reason}}
     tab = _TAB.get(rt.phase, rt.phase.capitalize())
     push = (
