@@ -46,6 +46,7 @@ from psabridge.hub import models as hub
 from psabridge.hub.orgs import create_organization
 from psabridge.hub.sample_data import generate
 from psabridge.sync import service
+from psabridge.sync.hub_loader import load_snapshot
 from psabridge.sync.planner import Plan
 from psabridge.sync.reader import hub_record_ids
 from psabridge.sync.tenant_defaults import recommended_settings
@@ -177,7 +178,7 @@ def run() -> dict[str, float]:
         made = _total(calls)
         plan = plans[0]
         with factory() as s:
-            snapshot = service.load_snapshot(s, org_id)
+            snapshot = load_snapshot(s, org_id)
         entity_records: Counter[str] = Counter()
         from psabridge.sync.keys import RECORD_TYPES
 

@@ -65,6 +65,10 @@ def _register_areas() -> None:
 
     register_sync(app)
 
+    from psabridge.reconcile.commands import register as register_reconcile
+
+    register_reconcile(app)
+
     from psabridge.demo import register as register_demo
 
     register_demo(app)

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from psabridge.connectors.settings import AutotaskConnectorSettings, BillingFrequency
 from psabridge.hub.orgs import create_organization
 from psabridge.hub.sample_data import generate
+from psabridge.sync.hub_loader import load_snapshot
 from psabridge.sync.keys import RECORD_TYPES
 from psabridge.sync.planner import plan
-from psabridge.sync.service import load_snapshot
 from psabridge.sync.snapshot import AutotaskView, HubSnapshot, TenantFacts
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "sample_first_plan.json"

@@ -45,6 +45,8 @@ PICKLISTS: dict[str, tuple[str, str]] = {
     "charge_types": ("ContractCharges", "chargeType"),
     "period_types": ("Services", "periodType"),
     "contract_period_types": ("Contracts", "contractPeriodType"),
+    # not a setting: the reconciliation tells an inactive contract by it (cached like the others)
+    "contract_statuses": ("Contracts", "status"),
 }
 PRODUCT_BILLING_CODES = "product_billing_codes"
 SERVICE_BILLING_CODES = "service_billing_codes"

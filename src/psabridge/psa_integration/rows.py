@@ -349,8 +349,14 @@ def attention_counts(session: Session, organization_id: int) -> dict[str, int]:
 
 
 def failed_count(session: Session, organization_id: int) -> int:
-    """Records whose last write failed (what "Retry failed only" would retry)."""
-    return sum(1 for s in service.record_statuses(session, organization_id) if s["status"] == "error")
+    """Records whose last write failed (what "Retry failed only" would retry; a refused reconciliation
+    fix is not a record of a tab: the Reconcile tab shows it)."""
+    phases = {p for t in TABS for p in t.phases}
+    return sum(
+        1
+        for s in service.record_statuses(session, organization_id)
+        if s["status"] == "error" and s["phase"] in phases
+    )
 
 
 def hub_record_exists(session: Session, organization_id: int, record_type: str, hub_id: int) -> bool:

@@ -463,6 +463,7 @@ def ids_from_links(links: dict[tuple[str, int], Any]) -> dict[str, int]:
             "cancellation",
             "reversal",
             "refund",
+            "correction",
         ):
             out[ref(record_type, hub_id)] = int(link.autotask_id)
     return out

@@ -59,7 +59,7 @@ def _summary_table(records: list[dict[str, Any]]) -> Table:
     counts: dict[str, dict[str, int]] = {p: dict.fromkeys(STATUSES, 0) for p in PHASES}
     for rec in records:
         rt = RECORD_TYPES.get(rec["record_type"])
-        if rt is not None and rec["status"] in counts[rt.phase]:
+        if rt is not None and rt.phase in counts and rec["status"] in counts[rt.phase]:
             counts[rt.phase][rec["status"]] += 1
     table = Table(title="Records")
     table.add_column("Entity")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -69,13 +69,15 @@ def _prepare(
     *,
     retry_failed: bool,
     read_only: bool = False,
+    only: Collection[tuple[str, int]] | None = None,
 ) -> tuple[Plan, dict[tuple[str, int], SyncLink]]:
     """Reconcile the journal, read Autotask and plan (the shared first half of plan and sync).
 
     ``read_only``: a sync is running, so its in-flight writes are still "unresolved" in the journal: they
     are neither reconciled (that would mark a write still in flight "absent", and a crash of the running
     sync would then leave it never checked again: written twice by the next run) nor are link statuses
-    saved (they would overwrite what the running sync records).
+    saved (they would overwrite what the running sync records). ``only``: apply just the operations
+    that write these records (what a person approved on the Reconcile tab); the rest stays planned.
     """
     snapshot = load_snapshot(session, organization_id)
     entries = [] if read_only else jr.unresolved_entries(session, connector.id)
@@ -106,8 +108,22 @@ def _prepare(
             for op in result.operations
             if (op.record_type, op.hub_id) in failed_before or any(c in failed_before for c in op.covers)
         ]
+    if only is not None:
+        wanted = set(only)
+        result.operations = [
+            op
+            for op in result.operations
+            if (op.record_type, op.hub_id) in wanted or any(c in wanted for c in op.covers)
+        ]
     if not read_only:
-        _save_statuses(session, organization_id, connector.id, result, links, retry_failed=retry_failed)
+        _save_statuses(
+            session,
+            organization_id,
+            connector.id,
+            result,
+            links,
+            retry_failed=retry_failed or only is not None,
+        )
     return result, links
 
 
@@ -203,8 +219,12 @@ def run_sync(
     retry_failed: bool = False,
     progress: Callable[[Operation, str], None] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
+    only: Collection[tuple[str, int]] | None = None,
 ) -> SyncRun:
     """Plan and apply. Returns the finished run (status succeeded, partial, paused or failed).
+
+    ``only``: apply just the operations writing these ``(record_type, hub_id)`` records (approved
+    reconciliation fixes); everything else is planned as usual but left for the next sync.
 
     One sync per connector at a time, across threads and processes (a second caller gets
     :class:`SyncError`); runs a killed process left "running" are marked "interrupted" (their writes are
@@ -225,6 +245,7 @@ def run_sync(
                 retry_failed=retry_failed,
                 progress=progress,
                 on_plan=on_plan,
+                only=only,
             )
     except AlreadyRunning:
         raise SyncError("A sync of this organization is already running") from None
@@ -239,6 +260,7 @@ def _run_sync_locked(
     retry_failed: bool,
     progress: Callable[[Operation, str], None] | None,
     on_plan: Callable[[Plan], None] | None,
+    only: Collection[tuple[str, int]] | None = None,
 ) -> SyncRun:
     with session_factory() as session:
         connector, settings = connector_of(session, organization_id)
@@ -263,7 +285,7 @@ def _run_sync_locked(
         session.commit()
         try:
             result, links = _prepare(
-                session, organization_id, connector, settings, client, retry_failed=retry_failed
+                session, organization_id, connector, settings, client, retry_failed=retry_failed, only=only
             )
         except BudgetExhaustedError as exc:
             resume = getattr(exc, "resume_at", None)

@@ -40,6 +40,10 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     app.include_router(sync_router, prefix="/api/v1")
 
+    from psabridge.reconcile.api import router as reconcile_router
+
+    app.include_router(reconcile_router, prefix="/api/v1")
+
     from psabridge.connectors.api import install as install_connectors_api
     from psabridge.connectors.pages import router as connectors_pages_router
 
@@ -47,6 +51,9 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(connectors_pages_router)
 
     from psabridge.web.psa_integration_pages import router as psa_integration_router
+    from psabridge.web.reconcile_pages import router as reconcile_pages_router
+
+    app.include_router(reconcile_pages_router)  # before the PSA Integration tabs' "/{tab}"
 
     app.include_router(psa_integration_router)
 

@@ -2,12 +2,14 @@
 
 ``MODULES`` is the apply order (each module's records only depend on earlier modules'); the planner
 runs their ``plan`` steps in that order, the reader asks each which hub records to look up by key and
-which fields to read back. A new record type is one new module added here.
+which fields to read back. A new record type is one new module added here. Corrections (approved
+reconciliation fixes) are journaled like the sync's writes but never planned by it: their type is
+registered without a module.
 """
 
 from __future__ import annotations
 
-from psabridge.sync.records import agreements, changes, charges, customers, products, services
+from psabridge.sync.records import agreements, changes, charges, corrections, customers, products, services
 from psabridge.sync.records.base import PHASES, RecordType
 from psabridge.sync.records.context import RecordModule
 
@@ -21,6 +23,8 @@ MODULES: tuple[RecordModule, ...] = (
 )
 
 RECORD_TYPES: dict[str, RecordType] = {t.name: t for module in MODULES for t in module.types}
+# Not planned by the sync: approved reconciliation fixes the journal records (see ``corrections``).
+RECORD_TYPES[corrections.CORRECTION.name] = corrections.CORRECTION
 
 #: Fields read back with a record found by key, per Autotask entity.
 INCLUDE_FIELDS: dict[str, list[str]] = {

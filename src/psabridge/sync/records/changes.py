@@ -66,7 +66,9 @@ def plan(ctx: PlanContext) -> None:
 
 def _subscription_changes(ctx: PlanContext, sub: HubSubscription, logs: list[HubChangeLog]) -> None:
     waiting = ctx.waiting_on((ref("subscription", sub.id),))
-    units, items = _items(ctx, sub, logs, waiting)
+    if sub.id in ctx.repeats:
+        _record_carried(ctx, sub, ctx.repeats[sub.id][1], waiting)
+    units, items = _items(ctx, sub, logs)
     by_date: dict[date, list[ChangeItem]] = defaultdict(list)
     for item in items:
         by_date[item.when].append(item)
@@ -94,9 +96,16 @@ def _subscription_changes(ctx: PlanContext, sub: HubSubscription, logs: list[Hub
         _date_group(ctx, sub, when, group, units, service_id, waiting)
 
 
-def _items(
-    ctx: PlanContext, sub: HubSubscription, logs: list[HubChangeLog], waiting: str | None
-) -> tuple[int, list[ChangeItem]]:
+def timeline(ctx: PlanContext, sub: HubSubscription) -> tuple[int, list[ChangeItem]]:
+    """The seats of a subscription as the sync pushes them, pushed yet or not: the units a repeat
+    contract service is added with at the subscription's start (0 for any other), and every seat change
+    item in date order. Reconciliation compares Autotask's units with this; ``ctx`` must have been
+    planned (the services module decides which subscriptions are repeats)."""
+    units, items = _items(ctx, sub, ctx.logs_by_sub.get(sub.id, []))
+    return units, sorted(items, key=lambda i: i.when)
+
+
+def _items(ctx: PlanContext, sub: HubSubscription, logs: list[HubChangeLog]) -> tuple[int, list[ChangeItem]]:
     """The units the subscription starts from before its first item, and its items."""
     active = [lg for lg in logs if lg.status == "active"]
     initial = initial_units(ctx, sub)
@@ -104,7 +113,6 @@ def _items(
     units = 0
     if sub.id in ctx.repeats:
         units, carried = ctx.repeats[sub.id]
-        _record_carried(ctx, sub, carried, waiting)
         carried_ids = {lg.id for lg in carried}
         active = [lg for lg in active if lg.id not in carried_ids]
     elif initial:
