@@ -13,6 +13,8 @@ echo "== ruff"
 "$BIN/ruff" format --check src tests scripts benchmarks
 echo "== mypy"
 "$BIN/mypy"
+echo "== import layers (.importlinter)"
+"$BIN/lint-imports"
 
 run_pytest() {
   local label=$1; shift

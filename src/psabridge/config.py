@@ -27,9 +27,6 @@ class Settings(BaseSettings):
     encryption_key: SecretStr | None = Field(
         default=None, description="Fernet key for secrets at rest; else data_dir/secret.key is created."
     )
-    session_secret: SecretStr | None = Field(
-        default=None, description="Signing key for web sessions; else derived from the key file."
-    )
     autotask_zone_url: str = Field(
         default=AUTOTASK_GLOBAL_ZONE_URL, description="Autotask zone-discovery address (server-wide)."
     )

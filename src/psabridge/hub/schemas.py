@@ -420,12 +420,6 @@ class MismatchPublic(BaseModel):
     active_log_count: int
 
 
-class ImportErrorPublic(BaseModel):
-    line: int | None
-    field: str
-    message: str
-
-
 class ImportResultPublic(BaseModel):
     record_type: str
     created: int

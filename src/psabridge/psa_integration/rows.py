@@ -62,12 +62,6 @@ PSA_NAMES = {
 }
 
 
-def psa_name_of(record_type: str) -> str:
-    """The Autotask record kind a hub record type lands as ("Company", "Contract service", ...)."""
-    rt = RECORD_TYPES.get(record_type)
-    return PSA_NAMES.get(rt.entity, rt.entity) if rt else ""
-
-
 def entity_of(record_type: str) -> str:
     """The Autotask entity a hub record type lands as ("Companies", "ContractServices", ...)."""
     rt = RECORD_TYPES.get(record_type)

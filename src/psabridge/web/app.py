@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
 
-    from psabridge.hub.api import router as hub_router
+    from psabridge.web.api.hub import router as hub_router
     from psabridge.web.problems import install_problem_handlers
 
     install_problem_handlers(app)
@@ -36,16 +36,16 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     install_api_docs(app)
     app.include_router(hub_router, prefix="/api/v1")
 
-    from psabridge.sync.api import router as sync_router
+    from psabridge.web.api.sync import router as sync_router
 
     app.include_router(sync_router, prefix="/api/v1")
 
-    from psabridge.reconcile.api import router as reconcile_router
+    from psabridge.web.api.reconcile import router as reconcile_router
 
     app.include_router(reconcile_router, prefix="/api/v1")
 
-    from psabridge.connectors.api import install as install_connectors_api
-    from psabridge.connectors.pages import router as connectors_pages_router
+    from psabridge.web.api.connectors import install as install_connectors_api
+    from psabridge.web.connector_pages import router as connectors_pages_router
 
     install_connectors_api(app)
     app.include_router(connectors_pages_router)

@@ -16,21 +16,23 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from psabridge.hub.errors import InvalidRecord, RecordNotFound
 from psabridge.hub.validation import DbId
 from psabridge.sync import service
+from psabridge.web.api.responses import problem_responses
 from psabridge.web.deps import AppSettings, DbSession, PathId
 from psabridge.web.principal import Admin, Reader
 
 router = APIRouter(prefix="/sync", tags=["sync"])
 
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or invalid API token", **PROBLEM},
-    403: {"description": "Needs an admin token", **PROBLEM},
-    404: {"description": "No such record or run in this organization", **PROBLEM},
-    409: {"description": "Refused: not set up, already running, or a link rule", **PROBLEM},
-    422: {"description": "Invalid input; `errors` names each field", **PROBLEM},
-    502: {"description": "Autotask failed or could not be reached; `detail` says what to check", **PROBLEM},
-    503: {"description": "Autotask's API limit is reached; retry after `Retry-After`", **PROBLEM},
-}
+ERRORS = problem_responses(
+    401,
+    403,
+    404,
+    409,
+    422,
+    502,
+    503,
+    e404="No such record or run in this organization",
+    e409="Refused: not set up, already running, or a link rule",
+)
 
 
 class RunRequest(BaseModel):
