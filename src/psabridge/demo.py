@@ -33,6 +33,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from psabridge.cli_text import plain, safe
 from psabridge.config import Settings, get_settings
+from psabridge.connectors.declarations import PERIOD_LABELS as ALL_PERIOD_LABELS
+from psabridge.connectors.declarations import SETTINGS
 
 DEMO_ORG_NAME = "Demo MSP"
 DEMO_ORG_SLUG = "demo"
@@ -42,26 +44,13 @@ EMULATOR_STATE_FILE = "emulator-state.json"
 EMULATOR_PORT_FILE = "emulator-port"
 WRITE_VERBS = ("create", "update", "replace", "delete")
 
-#: Labels the demo picks from the tenant's live option lists (never ids: they differ per tenant).
-LABELS: dict[str, tuple[str, ...]] = {
-    "default_company_type": ("Customer",),
-    "default_contract_type": ("Recurring Service",),
-    "default_vendor_type": ("Vendor",),
-    "default_billing_preference": ("Immediately", "Manually"),
-    "default_charge_type": ("Operational",),
-    "default_owner_resource_id": ("Jane Cooper",),
-    "default_refund_product_id": ("Refund / Credit", "Refund", "Refunds"),
-    "product_billing_code_id": ("Hardware", "Software Licenses"),
-    "service_billing_code_id": ("Managed Services",),
-    "setup_fee_billing_code_id": ("Setup Fees",),
-}
+#: Labels the demo picks from the tenant's live option lists (never ids: they differ per tenant), from
+#: the one declaration of each setting (psabridge.connectors.declarations).
+LABELS: dict[str, tuple[str, ...]] = {s.name: s.demo for s in SETTINGS if s.demo}
 #: Hub billing frequency -> period-type labels. Triennial is left unmapped on purpose: the tenant has
 #: no such period type, and a triennial contract should show up as "Blocked" with the reason.
 PERIOD_LABELS: dict[str, tuple[str, ...]] = {
-    "monthly": ("Monthly",),
-    "quarterly": ("Quarterly",),
-    "semi_annual": ("Semi-Annual", "Semi-Annually", "Semiannual"),
-    "annual": ("Yearly", "Annual", "Annually"),
+    f: labels for f, labels in ALL_PERIOD_LABELS.items() if f != "triennial"
 }
 #: Phases as the PSA Integration tabs name them.
 PHASE_TITLES = {

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from psabridge.connectors import options as opts
 from psabridge.connectors import service
+from psabridge.connectors.declarations import BY_NAME, Kind, SettingSpec, names
 from psabridge.connectors.models import Connector
 from psabridge.connectors.settings import AutotaskConnectorSettings, BillingFrequency, OwnerSource
 
@@ -38,23 +39,8 @@ CATALOGUE: dict[str, list[CatalogueEntry]] = {
     ],
 }
 
-YES_NO_FIELDS = (
-    "allow_duplicated_services",
-    "time_reporting_requires_start_and_stop_times",
-    "setup_fee_enabled",
-)
-ID_FIELDS = (
-    "setup_fee_billing_code_id",
-    "default_charge_type",
-    "default_company_type",
-    "default_billing_preference",
-    "default_contract_type",
-    "default_vendor_type",
-    "default_owner_resource_id",
-    "default_refund_product_id",
-    "product_billing_code_id",
-    "service_billing_code_id",
-)
+YES_NO_FIELDS = names(Kind.YES_NO)
+ID_FIELDS = names(Kind.CHOICE)
 FREQUENCY_LABELS: dict[BillingFrequency, str] = {
     BillingFrequency.MONTHLY: "Monthly",
     BillingFrequency.QUARTERLY: "Quarterly",
@@ -159,6 +145,8 @@ class SettingsFormView:
     #: required settings not saved yet but preselected on the form (saved by the next Save)
     preselected: list[str] = field(default_factory=list)
     owner_sources: dict[OwnerSource, str] = field(default_factory=lambda: dict(OWNER_SOURCE_LABELS))
+    #: setting name -> its declaration (label, help text): what the form shows
+    specs: dict[str, SettingSpec] = field(default_factory=lambda: dict(BY_NAME))
 
 
 def _as_form_values(settings: AutotaskConnectorSettings) -> dict[str, str]:

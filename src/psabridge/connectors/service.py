@@ -19,6 +19,7 @@ from psabridge.autotask.errors import AutotaskError
 from psabridge.config import Settings, get_settings
 from psabridge.connectors import options as opts
 from psabridge.connectors import permissions
+from psabridge.connectors.declarations import PERIOD_LABELS, SETTINGS, Kind
 from psabridge.connectors.errors import (
     ConnectorError,
     SettingsValidationError,
@@ -35,52 +36,18 @@ CONNECTOR_NAME = "datto | Autotask"
 RECURRING_SERVICE_LABEL = "Recurring Service"
 CREDENTIAL_TEST_TIMEOUT = 20.0
 
-# Recommended choices (by label), preselected on the settings form while a setting is still empty.
-RECOMMENDED_LABELS: dict[str, tuple[str, ...]] = {
-    "default_company_type": ("Customer",),
-    "default_contract_type": (RECURRING_SERVICE_LABEL,),
-    "default_vendor_type": ("Vendor",),
-}
+# Derived from the one declaration of every setting (psabridge.connectors.declarations).
+#: Recommended choices (by label), preselected on the settings form while a setting is still empty.
+RECOMMENDED_LABELS: dict[str, tuple[str, ...]] = {s.name: s.recommended for s in SETTINGS if s.recommended}
 RECOMMENDED_PERIODS: dict[BillingFrequency, tuple[str, ...]] = {
-    BillingFrequency.MONTHLY: ("Monthly",),
-    BillingFrequency.QUARTERLY: ("Quarterly",),
-    BillingFrequency.SEMI_ANNUAL: ("Semi-Annual", "Semi-Annually", "Semiannual"),
-    BillingFrequency.ANNUAL: ("Yearly", "Annual", "Annually"),
-    BillingFrequency.TRIENNIAL: ("Triennial", "3 Years"),
+    BillingFrequency(freq): labels for freq, labels in PERIOD_LABELS.items()
 }
-
-# Which option list each single-valued setting must come from.
+#: Which option list each single-valued setting must come from.
 SETTING_OPTION_KEYS: dict[str, str] = {
-    "default_charge_type": "charge_types",
-    "default_company_type": "company_types",
-    "default_billing_preference": "billing_preferences",
-    "default_contract_type": "contract_types",
-    "default_vendor_type": "company_types",
-    "default_owner_resource_id": opts.RESOURCES,
-    "default_refund_product_id": opts.PRODUCTS,
-    "product_billing_code_id": opts.PRODUCT_BILLING_CODES,
-    "service_billing_code_id": opts.SERVICE_BILLING_CODES,
+    s.name: s.option_key for s in SETTINGS if s.kind == Kind.CHOICE and s.option_key
 }
-
-# Setting names as the Admin Hub shows them (used in messages).
-SETTING_LABELS: dict[str, str] = {
-    "allow_duplicated_services": "Allow Duplicated Services",
-    "time_reporting_requires_start_and_stop_times": "Time Reporting Requires Start and Stop Times",
-    "setup_fee_enabled": "Setup Fee",
-    "setup_fee_billing_code_id": "Setup Fee billing code",
-    "default_charge_type": "Default Charge Type",
-    "default_company_type": "Default Company Type",
-    "default_billing_preference": "Default Billing Preference",
-    "default_contract_type": "Default Contract Type",
-    "default_vendor_type": "Default Vendor Type",
-    "default_owner_resource_id": "Default Owner Source",
-    "owner_source": "Default Owner Source",
-    "default_refund_product_id": "Default Refund Product",
-    "product_billing_code_id": "Billing Codes for Products",
-    "service_billing_code_id": "Billing Codes for Services",
-    "billing_frequencies": "Billing Frequencies",
-    "manufacturers": "Manufacturers",
-}
+#: Setting names as the Admin Hub shows them (used in messages).
+SETTING_LABELS: dict[str, str] = {s.name: s.label for s in SETTINGS}
 
 
 # --- reading -------------------------------------------------------------------------------------------

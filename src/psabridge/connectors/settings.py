@@ -11,6 +11,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from psabridge.connectors.declarations import SETTINGS, Kind
+
 
 class BillingFrequency(StrEnum):
     """Billing frequencies of the hub's billing contracts."""
@@ -85,18 +87,11 @@ class AutotaskConnectorSettings(BaseModel):
 
     def missing_required(self) -> list[str]:
         """Names of the settings that must be chosen before the connector counts as set up."""
-        required = {
-            "default_charge_type": self.default_charge_type,
-            "default_company_type": self.default_company_type,
-            "default_billing_preference": self.default_billing_preference,
-            "default_contract_type": self.default_contract_type,
-            "default_vendor_type": self.default_vendor_type,
-            "default_owner_resource_id": self.default_owner_resource_id,
-            "default_refund_product_id": self.default_refund_product_id,
-            "product_billing_code_id": self.product_billing_code_id,
-            "service_billing_code_id": self.service_billing_code_id,
-        }
-        missing = [name for name, value in required.items() if value is None]
+        missing = [
+            spec.name
+            for spec in SETTINGS
+            if spec.required and spec.kind == Kind.CHOICE and getattr(self, spec.name) is None
+        ]
         if not self.billing_frequencies or set(self.billing_frequencies) != set(self.contract_period_types):
             missing.append("billing_frequencies")
         if self.setup_fee_enabled and self.setup_fee_billing_code_id is None:

@@ -11,13 +11,12 @@ from typing import Any
 
 from psabridge.autotask import AutotaskClient
 from psabridge.autotask.query import F
+from psabridge.connectors.declarations import PERIOD_LABELS as DECLARED_PERIODS
 from psabridge.connectors.settings import AutotaskConnectorSettings, BillingFrequency
 
+#: the first recommended label of each frequency (the seeded tenant's; triennial has none there)
 PERIOD_LABELS: dict[BillingFrequency, str] = {
-    BillingFrequency.MONTHLY: "Monthly",
-    BillingFrequency.QUARTERLY: "Quarterly",
-    BillingFrequency.SEMI_ANNUAL: "Semi-Annual",
-    BillingFrequency.ANNUAL: "Yearly",
+    BillingFrequency(freq): labels[0] for freq, labels in DECLARED_PERIODS.items() if freq != "triennial"
 }
 
 
