@@ -176,7 +176,7 @@ def run() -> dict[str, float]:
         wall = time.perf_counter() - started
         calls = emu.control.calls()
         made = _total(calls)
-        plan = plans[0]
+        plan = Plan(operations=[op for batch in plans for op in batch.operations])  # the batches' plans
         with factory() as s:
             snapshot = load_snapshot(s, org_id)
         entity_records: Counter[str] = Counter()

@@ -46,6 +46,15 @@ class Settings(BaseSettings):
             " Unset: no cap of our own (Autotask's threshold still applies and the client slows past 50%)."
         ),
     )
+    sync_batch_subscriptions: int = Field(
+        default=5_000,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "About how many subscriptions a sync plans and applies at a time (whole customers per batch):"
+            " bounds the memory of a sync of a very large organization."
+        ),
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     redis_url: str = "redis://127.0.0.1:6379/0"

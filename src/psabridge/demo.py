@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,11 +26,11 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from psabridge.cli_progress import PhaseProgress
 from psabridge.cli_text import plain, safe
 from psabridge.config import Settings, get_settings
 from psabridge.connectors.declarations import PERIOD_LABELS as ALL_PERIOD_LABELS
@@ -275,27 +275,13 @@ def run_demo_sync(
     from psabridge.sync import service
 
     before = _writes(emu.control.calls())
-    progress = Progress(
-        TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), console=console
-    )
-    tasks: dict[str, TaskID] = {}
-
-    def on_plan(plan: Any) -> None:
-        per_phase = Counter(op.phase for op in plan.operations)
-        for phase in PHASE_TITLES:
-            if per_phase.get(phase):
-                tasks[phase] = progress.add_task(PHASE_TITLES[phase], total=per_phase[phase])
-        if not plan.operations:
-            console.print("Nothing to write: Autotask already matches the billing hub.")
-
-    def on_op(op: Any, status: str) -> None:
-        if op.phase in tasks:
-            progress.advance(tasks[op.phase])
-
-    with progress:
+    bars = PhaseProgress(console, PHASE_TITLES)
+    with bars:
         run = service.run_sync(
-            factory, organization_id, app_settings=app_settings, progress=on_op, on_plan=on_plan
+            factory, organization_id, app_settings=app_settings, progress=bars.on_op, on_plan=bars.on_plan
         )
+    if not bars.planned:
+        console.print("Nothing to write: Autotask already matches the billing hub.")
     with factory() as session:
         run, results = service.get_run(session, organization_id, run.id)
         per_phase: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUS_COLUMNS, 0))

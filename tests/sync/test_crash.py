@@ -25,6 +25,7 @@ def _env(env: SyncEnv) -> dict[str, str]:
     out["PSABRIDGE_AUTOTASK_ZONE_URL"] = env.emu.zone_url
     out["PSABRIDGE_DATABASE_URL"] = env.app_settings.resolved_database_url()
     out["PSABRIDGE_DATA_DIR"] = str(env.app_settings.data_dir)
+    out["PSABRIDGE_SYNC_BATCH_SUBSCRIPTIONS"] = str(env.app_settings.sync_batch_subscriptions)
     return out
 
 
@@ -67,7 +68,14 @@ def _sync_to_completion(env: SyncEnv) -> dict[str, object]:
 
 
 @pytest.mark.slow
-def test_killed_at_many_points_converges_without_duplicates(env: SyncEnv, hub: Hub) -> None:
+@pytest.mark.parametrize("batch", [None, 1], ids=["one-batch", "batch-per-customer"])
+def test_killed_at_many_points_converges_without_duplicates(
+    env: SyncEnv, hub: Hub, batch: int | None
+) -> None:
+    """Also with a batch per customer: a kill in a later batch leaves the earlier batches' writes
+    reconciled, and the next run picks up where the killed one stopped."""
+    if batch is not None:
+        env.app_settings = env.app_settings.model_copy(update={"sync_batch_subscriptions": batch})
     fx = build_fixture(hub)
     env.emu.control.set_latency(40)  # every request is in flight long enough to be cut
     kills = 0

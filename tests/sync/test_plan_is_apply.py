@@ -22,7 +22,8 @@ def test_dry_run_writes_nothing_and_apply_executes_exactly_the_plan(env: SyncEnv
     env.emu.control.clear_calls()
     run = env.sync(on_plan=applied.append)
     assert run.status == "succeeded"
-    assert [o.to_dict() for o in applied[0].operations] == [o.to_dict() for o in preview.operations]
+    applied_ops = [o.to_dict() for batch in applied for o in batch.operations]
+    assert applied_ops == [o.to_dict() for o in preview.operations]
     with env.factory() as s:
         journal = s.scalars(select(JournalEntry).where(JournalEntry.run_id == run.id)).all()
     assert sorted(e.op_id for e in journal) == sorted(o.op_id for o in preview.operations)

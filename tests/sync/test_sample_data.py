@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from psabridge.hub import models as m
@@ -26,7 +27,12 @@ def _expected_units(logs: list[m.LicenseChangeLog], day: date) -> int:
     return sum(lg.delta for lg in logs if lg.status == "active" and lg.effective_date <= day)
 
 
-def test_sample_data_lands_as_expected_state(env: SyncEnv) -> None:
+@pytest.mark.parametrize("batch", [None, 7], ids=["one-batch", "small-batches"])
+def test_sample_data_lands_as_expected_state(env: SyncEnv, batch: int | None) -> None:
+    """Also planned and applied a few customers at a time (the batches of a very large organization):
+    Autotask's units read back match the hub the same way."""
+    if batch is not None:
+        env.app_settings = env.app_settings.model_copy(update={"sync_batch_subscriptions": batch})
     _load_sample(env, customers=6)
     run = env.sync()
     assert run.status == "succeeded", run.error

@@ -3,13 +3,12 @@
 The engine plans again when it applies (it must: Autotask or the hub may have changed). If that fresh
 plan is not the one the person reviewed — someone edited a record, another admin pushed — nothing is
 written and the person is shown the new plan instead. The comparison is a digest of the operations
-(verb, target, body and cost), carried in the Push form.
+(verb, target, body and cost) of each batch, carried in the Push form: the engine makes the whole plan
+again (digests only) and compares before the first write, then checks each batch as it applies it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from psabridge.config import Settings
 from psabridge.sync import journal as jr
 from psabridge.sync import service
 from psabridge.sync.models import JournalEntry, SyncRun
-from psabridge.sync.planner import Plan
+from psabridge.sync.planner import Plan, digest_of
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +31,13 @@ PLAN_CHANGED = (
 )
 
 
-class PlanChanged(Exception):
-    """The plan at push time differs from the previewed one."""
+#: The plan at push time differs from the previewed one (nothing was written).
+PlanChanged = service.PlanChangedError
 
 
 def plan_digest(plan: Plan) -> str:
-    """A stable digest of the operations a plan would perform."""
-    ops = [op.to_dict() for op in plan.operations]
-    raw = json.dumps(ops, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(raw.encode()).hexdigest()
+    """The digest a Push compares: of the plan's batches (see :func:`psabridge.sync.planner.digest_of`)."""
+    return digest_of(plan.batch_digests)
 
 
 def cost_by_phase(plan: Plan) -> dict[str, dict[str, int]]:
@@ -65,20 +62,14 @@ def push(
 ) -> SyncRun:
     """Apply the plan if it is still the previewed one; otherwise raise :class:`PlanChanged`."""
     started = jr.now()
-
-    def check(plan: Plan) -> None:
-        if plan_digest(plan) != expected_digest:
-            raise PlanChanged(PLAN_CHANGED)
-        if on_confirmed is not None:
-            on_confirmed()
-
     try:
         return service.run_sync(
             factory,
             organization_id,
             app_settings=app_settings,
             client=client,
-            on_plan=check,
+            expected_digest=expected_digest,
+            on_confirmed=on_confirmed,
             retry_failed=retry_failed,
         )
     except PlanChanged:

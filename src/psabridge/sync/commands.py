@@ -7,9 +7,9 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
+from psabridge.cli_progress import PhaseProgress
 from psabridge.cli_text import plain
 
 OrgOption = typer.Option(None, "--org", help="Organization slug (default: the only organization).")
@@ -102,31 +102,16 @@ def sync_command(
 
     factory, org_id, settings = _context(org)
     console = Console(stderr=True, quiet=as_json)
-    progress = Progress(
-        TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), console=console
-    )
-    tasks: dict[str, TaskID] = {}
-
-    def on_plan(plan: Any) -> None:
-        per_phase: dict[str, int] = {}
-        for op in plan.operations:
-            per_phase[op.phase] = per_phase.get(op.phase, 0) + 1
-        for phase, total in per_phase.items():
-            tasks[phase] = progress.add_task(phase, total=total)
-
-    def on_op(op: Any, status: str) -> None:
-        if op.phase in tasks:
-            progress.advance(tasks[op.phase])
-
+    bars = PhaseProgress(console)
     try:
-        with progress:
+        with bars:
             run = service.run_sync(
                 factory,
                 org_id,
                 app_settings=settings,
                 retry_failed=retry_failed,
-                progress=on_op,
-                on_plan=on_plan,
+                progress=bars.on_op,
+                on_plan=bars.on_plan,
             )
     except service.SyncError as exc:
         typer.echo(f"Error: {exc}", err=True)

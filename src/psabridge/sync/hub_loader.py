@@ -86,6 +86,11 @@ def load_catalog(session: Session, organization_id: int) -> HubSnapshot:
     )
 
 
+def has_contracts(session: Session, organization_id: int) -> bool:
+    c = hub.BillingContract
+    return session.scalar(select(c.id).where(c.organization_id == organization_id).limit(1)) is not None
+
+
 def account_batches(
     session: Session, organization_id: int, batch_subscriptions: int = BATCH_SUBSCRIPTIONS
 ) -> Iterator[list[int]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +51,42 @@ def load_links(session: Session, connector_id: int) -> dict[tuple[str, int], Syn
         .execution_options(populate_existing=True)  # links are also changed by bulk UPDATEs
     )
     return {(r.record_type, r.hub_id): r for r in rows}
+
+
+def load_links_for(
+    session: Session, connector_id: int, refs: Mapping[str, Iterable[int]]
+) -> dict[tuple[str, int], SyncLink]:
+    """The links of some records only (record type -> hub ids): one batch of a batched sync."""
+    out: dict[tuple[str, int], SyncLink] = {}
+    for record_type, ids in refs.items():
+        wanted = sorted(set(ids))
+        for i in range(0, len(wanted), 2_000):
+            rows = session.scalars(
+                select(SyncLink)
+                .where(
+                    SyncLink.connector_id == connector_id,
+                    SyncLink.record_type == record_type,
+                    SyncLink.hub_id.in_(wanted[i : i + 2_000]),
+                )
+                .execution_options(populate_existing=True)
+            )
+            out.update({(r.record_type, r.hub_id): r for r in rows})
+    return out
+
+
+def linked_contract_services(session: Session, connector_id: int) -> list[int]:
+    """Contract services linked to a hub subscription (never taken for a lost repeat)."""
+    return [
+        i
+        for (i,) in session.execute(
+            select(SyncLink.autotask_id).where(
+                SyncLink.connector_id == connector_id,
+                SyncLink.record_type == "subscription",
+                SyncLink.autotask_id.is_not(None),
+            )
+        )
+        if i is not None
+    ]
 
 
 def link_states(links: dict[tuple[str, int], SyncLink]) -> dict[tuple[str, int], LinkState]:

@@ -15,6 +15,8 @@ never links (same-name companies are suggestions).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from psabridge.sync.records import MODULES, PHASES, RECORD_TYPES, RecordModule
 from psabridge.sync.records.base import Operation, RecordStatus, Status, at_date, fingerprint, ref
 from psabridge.sync.records.context import PlanContext
 from psabridge.sync.records.products import service_type
-from psabridge.sync.snapshot import AutotaskView, HubSnapshot, LinkState
+from psabridge.sync.snapshot import AutotaskView, HubSnapshot, LinkState, TenantFacts
 
 # Record statuses users see on each row (plain strings: ``Status`` members compare equal to them).
 SYNCED = Status.SYNCED
@@ -48,6 +50,10 @@ class Plan:
     notices: list[str] = field(default_factory=list)
     #: ref -> None when the record is usable by dependants, else the reason they wait (for the next batch)
     states: dict[str, str | None] = field(default_factory=dict, repr=False)
+    #: the records behind ``notices`` (merged across the batches of a batched plan)
+    stale: dict[tuple[str, str, int], list[str]] = field(default_factory=dict, repr=False)
+    #: digest of each batch's operations (a batched plan), see :func:`batch_digest`
+    batch_digests: list[str] = field(default_factory=list, repr=False)
 
     @property
     def write_calls(self) -> int:
@@ -78,6 +84,17 @@ class Plan:
         }
 
 
+def batch_digest(operations: Sequence[Operation]) -> str:
+    """A stable digest of what some operations would write (verb, target, body and cost)."""
+    raw = json.dumps([op.to_dict() for op in operations], sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def digest_of(batch_digests: Sequence[str]) -> str:
+    """The digest of a whole (batched) plan: what a Push compares with the Preview it follows."""
+    return hashlib.sha256("|".join(batch_digests).encode()).hexdigest()
+
+
 def plan(
     hub: HubSnapshot,
     autotask_view: AutotaskView,
@@ -99,12 +116,14 @@ def plan(
         module.plan(ctx)
     order = {phase: i for i, phase in enumerate(PHASES)}
     ops = sorted(ctx.ops, key=lambda op: order[op.phase])  # stable: keeps record order inside a phase
+    stale = stale_records(ctx)
     return Plan(
         operations=ops,
         records=ctx.records,
         read_calls=autotask_view.read_calls,
-        notices=mapping_notices(ctx),
+        notices=format_notices(stale, settings, autotask_view.facts),
         states=dict(ctx.state),
+        stale=stale,
     )
 
 
@@ -121,7 +140,28 @@ _MAPPED = (
 )
 
 
-def mapping_notices(ctx: PlanContext) -> list[str]:
+#: (kind, frequency, period type created with) -> names of linked records the mapping now contradicts
+Stale = dict[tuple[str, str, int], list[str]]
+
+
+def stale_records(ctx: PlanContext) -> Stale:
+    """Linked services and contracts created with a period type the Billing Frequencies mapping no longer
+    gives (see :func:`format_notices`)."""
+    out: Stale = {}
+    for kind, field_name, setting, _labels, _what in _MAPPED:
+        mapping: dict[BillingFrequency, int] = getattr(ctx.settings, setting)
+        for (freq, was), names in _stale(ctx, kind, field_name, mapping).items():
+            out[(kind, freq, was)] = names
+    return out
+
+
+def merge_stale(into: Stale, more: Stale) -> None:
+    """Add the stale records of one batch of a batched plan to the others'."""
+    for key, names in more.items():
+        into.setdefault(key, []).extend(names)
+
+
+def format_notices(stale: Stale, settings: AutotaskConnectorSettings, facts: TenantFacts) -> list[str]:
     """What a changed Billing Frequencies mapping does to records created under the old one.
 
     Autotask never changes a contract's period type, and PSA Bridge does not change the period type of
@@ -129,10 +169,12 @@ def mapping_notices(ctx: PlanContext) -> list[str]:
     says so, per frequency, instead of silently doing nothing.
     """
     notices: list[str] = []
-    for kind, field_name, setting, label_source, what in _MAPPED:
-        mapping: dict[BillingFrequency, int] = getattr(ctx.settings, setting)
-        labels: dict[int, str] = getattr(ctx.view.facts, label_source)
-        for (freq, was), names in sorted(_stale(ctx, kind, field_name, mapping).items()):
+    for kind, _field, setting, label_source, what in _MAPPED:
+        mapping: dict[BillingFrequency, int] = getattr(settings, setting)
+        labels: dict[int, str] = getattr(facts, label_source)
+        for (stale_kind, freq, was), names in sorted(stale.items()):
+            if stale_kind != kind:
+                continue
             now = mapping.get(BillingFrequency(freq))
             shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
             new = f"now maps to {labels.get(now, f'#{now}')}" if now is not None else "is now unmapped"

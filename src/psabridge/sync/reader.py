@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
 from psabridge.autotask.query import MAX_OR_CONDITIONS, F
 from psabridge.sync.keys import RECORD_TYPES, matching_key
 from psabridge.sync.records import INCLUDE_FIELDS, MODULES
+from psabridge.sync.records.context import RecordModule
 from psabridge.sync.snapshot import AutotaskView, HubSnapshot, LinkState, TenantFacts
 
 
@@ -61,10 +62,10 @@ class CallCounter:
         self.calls += max(chunks, (items + 499) // 500)
 
 
-def hub_record_ids(hub: HubSnapshot) -> dict[str, list[int]]:
+def hub_record_ids(hub: HubSnapshot, modules: Sequence[RecordModule] = MODULES) -> dict[str, list[int]]:
     """Every hub record id per record type that has an Autotask record with a matching key."""
     out: dict[str, list[int]] = {}
-    for module in MODULES:
+    for module in modules:
         for record_type, ids in module.hub_ids(hub).items():
             out.setdefault(record_type, []).extend(ids)
     return out
@@ -79,6 +80,17 @@ def _picklist_value(items: Any, label: str) -> int | None:
     return None
 
 
+def with_contract_statuses(client: AutotaskApi, facts: TenantFacts) -> TenantFacts:
+    """``facts`` with the tenant's Contracts status values "Active" and "Inactive" (looked up by label;
+    the client caches the picklist for the process)."""
+    statuses = client.picklist("Contracts", "status")
+    return replace(
+        facts,
+        contract_status_active=_picklist_value(statuses, "Active"),
+        contract_status_inactive=_picklist_value(statuses, "Inactive"),
+    )
+
+
 def read_view(
     client: AutotaskApi,
     hub: HubSnapshot,
@@ -89,6 +101,7 @@ def read_view(
     repeat_contracts: dict[int, set[str]] | None = None,
     need_facts: bool = True,
     facts: TenantFacts | None = None,
+    modules: Sequence[RecordModule] = MODULES,
 ) -> AutotaskView:
     """Batched reads for one plan. ``unit_services``: contract services whose units must be checked on
     the given dates (adjustments with an unknown outcome); ``extra_keys``: (entity, key) pairs from the
@@ -99,13 +112,8 @@ def read_view(
     counter = CallCounter()
     view.facts = facts or TenantFacts()
     if need_facts and hub.contracts:
-        statuses = client.picklist("Contracts", "status")
-        view.facts = replace(
-            view.facts,
-            contract_status_active=_picklist_value(statuses, "Active"),
-            contract_status_inactive=_picklist_value(statuses, "Inactive"),
-        )
-    _read_by_key(client, hub, links, extra_keys, view, counter)
+        view.facts = with_contract_statuses(client, view.facts)
+    _read_by_key(client, hub, links, extra_keys, view, counter, modules)
     _read_candidates(client, hub, links, view, counter)
     wanted_units: dict[int, set[str]] = defaultdict(set)
     for cs_id, days in (unit_services or {}).items():
@@ -128,12 +136,13 @@ def _read_by_key(
     extra_keys: Iterable[tuple[str, str]],
     view: AutotaskView,
     counter: CallCounter,
+    modules: Sequence[RecordModule],
 ) -> None:
     """Records not linked yet (and journal keys to reconcile), by matching key: one ``in`` query per
     entity and 500 keys."""
     org = hub.organization_id
     wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for record_type, ids in hub_record_ids(hub).items():
+    for record_type, ids in hub_record_ids(hub, modules).items():
         rt = RECORD_TYPES[record_type]
         assert rt.key_field is not None
         for hub_id in ids:

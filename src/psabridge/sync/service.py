@@ -13,26 +13,24 @@ Every function is scoped to one organization; the engine never sees another orga
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Collection
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from psabridge.autotask.errors import AutotaskError, BudgetExhaustedError
+from psabridge.autotask.errors import BudgetExhaustedError
 from psabridge.config import Settings
 from psabridge.connectors.models import Connector
 from psabridge.connectors.settings import AutotaskConnectorSettings
 from psabridge.sync import journal as jr
-from psabridge.sync import readback
-from psabridge.sync.applier import ApplyContext, ApplyOutcome, apply, ids_from_links
+from psabridge.sync.applier import ApplyContext, apply, ids_from_links
+from psabridge.sync.batches import BatchPlanner, PlanTotals
 from psabridge.sync.connector import client_of, connector_of, tenant_facts
 from psabridge.sync.errors import SyncError as SyncError
-from psabridge.sync.hub_loader import load_snapshot
-from psabridge.sync.keys import PHASES, RECORD_TYPES, ref
+from psabridge.sync.keys import RECORD_TYPES, ref
 
 # the user's link decisions (psabridge.sync.links), re-exported for the screens and the API
 from psabridge.sync.links import LINKABLE as LINKABLE
@@ -46,9 +44,10 @@ from psabridge.sync.links import hub_record_exists as hub_record_exists
 from psabridge.sync.links import link_record as link_record
 from psabridge.sync.links import read_link_target as read_link_target
 from psabridge.sync.models import RecordResult, SyncLink, SyncRun
-from psabridge.sync.planner import DRIFT, PENDING, Operation, Plan, plan
-from psabridge.sync.reader import AutotaskApi, read_view
+from psabridge.sync.planner import Operation, Plan, digest_of
+from psabridge.sync.reader import AutotaskApi
 from psabridge.sync.runlock import AlreadyRunning, connector_lock
+from psabridge.sync.runner import RunRecorder, read_back
 
 log = logging.getLogger(__name__)
 
@@ -57,108 +56,34 @@ log = logging.getLogger(__name__)
 class PlanResult:
     plan: Plan
     run: SyncRun
+    totals: PlanTotals = field(default_factory=PlanTotals)
 
 
 # -- plan --------------------------------------------------------------------------------------
-def _prepare(
+class PlanChangedError(SyncError):
+    """A push expected the previewed plan, and the plan is no longer that one: nothing was written."""
+
+
+def _planner(
     session: Session,
     organization_id: int,
     connector: Connector,
     settings: AutotaskConnectorSettings,
     client: AutotaskApi,
-    *,
-    retry_failed: bool,
-    read_only: bool = False,
-    only: Collection[tuple[str, int]] | None = None,
-) -> tuple[Plan, dict[tuple[str, int], SyncLink]]:
-    """Reconcile the journal, read Autotask and plan (the shared first half of plan and sync).
-
-    ``read_only``: a sync is running, so its in-flight writes are still "unresolved" in the journal: they
-    are neither reconciled (that would mark a write still in flight "absent", and a crash of the running
-    sync would then leave it never checked again: written twice by the next run) nor are link statuses
-    saved (they would overwrite what the running sync records). ``only``: apply just the operations
-    that write these records (what a person approved on the Reconcile tab); the rest stays planned.
-    """
-    snapshot = load_snapshot(session, organization_id)
-    entries = [] if read_only else jr.unresolved_entries(session, connector.id)
-    unit_services, extra_keys = jr.reconcile_needs(entries)
-    links = jr.load_links(session, connector.id)
-    view = read_view(
+    app_settings: Settings,
+    **options: Any,
+) -> BatchPlanner:
+    facts = tenant_facts(session, connector, settings, client)
+    return BatchPlanner(
+        session,
+        organization_id,
+        connector,
+        settings,
         client,
-        snapshot,
-        jr.link_states(links),
-        unit_services=unit_services,
-        extra_keys=extra_keys,
-        repeat_contracts=jr.repeat_contracts(entries),
-        facts=tenant_facts(session, connector, settings, client),
+        facts,
+        batch_subscriptions=app_settings.sync_batch_subscriptions,
+        **options,
     )
-    if entries:
-        linked = [
-            int(link.autotask_id)
-            for (record_type, _), link in links.items()
-            if record_type == "subscription" and link.autotask_id is not None
-        ]
-        jr.reconcile(session, entries, view, linked)
-        links = jr.load_links(session, connector.id)
-    failed_before = {k for k, link in links.items() if link.status == "error"}
-    result = plan(snapshot, view, jr.link_states(links), settings)
-    if retry_failed:
-        result.operations = [
-            op
-            for op in result.operations
-            if (op.record_type, op.hub_id) in failed_before or any(c in failed_before for c in op.covers)
-        ]
-    if only is not None:
-        wanted = set(only)
-        result.operations = [
-            op
-            for op in result.operations
-            if (op.record_type, op.hub_id) in wanted or any(c in wanted for c in op.covers)
-        ]
-    if not read_only:
-        _save_statuses(
-            session,
-            organization_id,
-            connector.id,
-            result,
-            links,
-            retry_failed=retry_failed or only is not None,
-        )
-    return result, links
-
-
-def _save_statuses(
-    session: Session,
-    organization_id: int,
-    connector_id: int,
-    result: Plan,
-    links: dict[tuple[str, int], SyncLink],
-    *,
-    retry_failed: bool,
-) -> None:
-    """Store each record's planned status (what the screen shows until the next run)."""
-    for rec in result.records:
-        link = links.get((rec.record_type, rec.hub_id))
-        if link is None:
-            link = SyncLink(
-                organization_id=organization_id,
-                connector_id=connector_id,
-                record_type=rec.record_type,
-                hub_id=rec.hub_id,
-                autotask_entity=RECORD_TYPES[rec.record_type].entity,
-                candidates=[],
-                decision="auto",
-            )
-            session.add(link)
-            links[(rec.record_type, rec.hub_id)] = link
-        if retry_failed and rec.status == PENDING and link.status != "error":
-            continue
-        if rec.status == PENDING and link.status == "error":
-            continue  # keep the error reason visible until the retry succeeds
-        link.status = rec.status
-        link.reason = rec.reason
-        link.candidates = list(rec.candidates)
-    session.commit()
 
 
 def make_plan(
@@ -168,46 +93,63 @@ def make_plan(
     app_settings: Settings,
     client: AutotaskApi | None = None,
     retry_failed: bool = False,
+    on_batch: Callable[[Plan], None] | None = None,
+    keep_operations: bool = True,
 ) -> PlanResult:
     """The dry run: exactly what :func:`run_sync` would write now, with its API-call cost.
 
     It reconciles the journal like a sync does, so it takes the connector's sync lock; while a sync is
-    running it plans read-only instead (see :func:`_prepare`).
+    running it plans read-only instead (see :class:`psabridge.sync.batches.BatchPlanner`). The plan is
+    made batch by batch; ``on_batch`` sees each, and with ``keep_operations=False`` the result keeps
+    only the totals (memory bounded by one batch, for very large organizations).
     """
     with session_factory() as session:
         connector, settings = connector_of(session, organization_id)
         client = client or client_of(connector, app_settings)
         bind = session.get_bind()
         engine = bind if isinstance(bind, Engine) else bind.engine
+        combined = Plan()
+        totals = PlanTotals()
         with ExitStack() as stack:
             try:
                 stack.enter_context(connector_lock(engine, connector.id))
                 read_only = False
             except AlreadyRunning:
                 read_only = True
-            result, _ = _prepare(
+            planner = _planner(
                 session,
                 organization_id,
                 connector,
                 settings,
                 client,
-                retry_failed=retry_failed,
+                app_settings,
                 read_only=read_only,
+                retry_failed=retry_failed,
             )
+            for batch in planner.batches():
+                totals.add(batch)
+                if on_batch is not None:
+                    on_batch(batch.plan)
+                if keep_operations:
+                    combined.operations.extend(batch.plan.operations)
+                    combined.records.extend(batch.plan.records)
+        combined.read_calls = planner.read_calls
+        combined.notices = planner.notices()
+        combined.batch_digests = totals.digests
         run = SyncRun(
             organization_id=organization_id,
             connector_id=connector.id,
             mode="plan",
             retry_failed_only=retry_failed,
             status="planned",
-            counts=result.counts(),
-            api_calls=result.read_calls,
-            planned_operations=len(result.operations),
+            counts=totals.counts,
+            api_calls=planner.read_calls,
+            planned_operations=totals.operations,
             finished_at=jr.now(),
         )
         session.add(run)
         session.commit()
-        return PlanResult(result, run)
+        return PlanResult(combined, run, totals)
 
 
 def run_sync(
@@ -220,11 +162,16 @@ def run_sync(
     progress: Callable[[Operation, str], None] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
     only: Collection[tuple[str, int]] | None = None,
+    expected_digest: str | None = None,
+    on_confirmed: Callable[[], None] | None = None,
 ) -> SyncRun:
-    """Plan and apply. Returns the finished run (status succeeded, partial, paused or failed).
+    """Plan and apply, batch by batch. Returns the finished run (succeeded, partial, paused or failed).
 
-    ``only``: apply just the operations writing these ``(record_type, hub_id)`` records (approved
-    reconciliation fixes); everything else is planned as usual but left for the next sync.
+    ``on_plan`` sees each batch's plan before it is applied (it may raise to refuse it). ``only``: apply
+    just the operations writing these ``(record_type, hub_id)`` records (approved reconciliation
+    fixes); everything else is planned as usual but left for the next sync. ``expected_digest``: the
+    digest of a previewed plan (a Push): the whole plan is made first and compared, and nothing is
+    written when it differs (:class:`PlanChangedError`); ``on_confirmed`` is called once it matched.
 
     One sync per connector at a time, across threads and processes (a second caller gets
     :class:`SyncError`); runs a killed process left "running" are marked "interrupted" (their writes are
@@ -242,13 +189,20 @@ def run_sync(
                 organization_id,
                 app_settings=app_settings,
                 client=client,
-                retry_failed=retry_failed,
-                progress=progress,
-                on_plan=on_plan,
-                only=only,
+                options=RunOptions(retry_failed, progress, on_plan, only, expected_digest, on_confirmed),
             )
     except AlreadyRunning:
         raise SyncError("A sync of this organization is already running") from None
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    retry_failed: bool = False
+    progress: Callable[[Operation, str], None] | None = None
+    on_plan: Callable[[Plan], None] | None = None
+    only: Collection[tuple[str, int]] | None = None
+    expected_digest: str | None = None
+    on_confirmed: Callable[[], None] | None = None
 
 
 def _run_sync_locked(
@@ -257,36 +211,33 @@ def _run_sync_locked(
     *,
     app_settings: Settings,
     client: AutotaskApi | None,
-    retry_failed: bool,
-    progress: Callable[[Operation, str], None] | None,
-    on_plan: Callable[[Plan], None] | None,
-    only: Collection[tuple[str, int]] | None = None,
+    options: RunOptions,
 ) -> SyncRun:
     with session_factory() as session:
         connector, settings = connector_of(session, organization_id)
-        for stale in session.scalars(
-            select(SyncRun).where(SyncRun.connector_id == connector.id, SyncRun.status == "running")
-        ):
-            stale.status = "interrupted"
-            stale.error = (
-                "The sync process stopped before finishing; its writes were reconciled by the next run"
-            )
-        session.commit()
+        _interrupt_stale_runs(session, connector.id)
         client = client or client_of(connector, app_settings)
         run = SyncRun(
             organization_id=organization_id,
             connector_id=connector.id,
             mode="apply",
-            retry_failed_only=retry_failed,
+            retry_failed_only=options.retry_failed,
             status="running",
             counts={},
         )
         session.add(run)
         session.commit()
+        plan_options: dict[str, Any] = {
+            "app_settings": app_settings,
+            "retry_failed": options.retry_failed,
+            "only": options.only,
+        }
         try:
-            result, links = _prepare(
-                session, organization_id, connector, settings, client, retry_failed=retry_failed, only=only
+            expected = _confirm_digest(
+                session, organization_id, connector, settings, client, options, plan_options
             )
+            planner = _planner(session, organization_id, connector, settings, client, **plan_options)
+            return _apply_batches(session_factory, session, run, planner, client, options, expected)
         except BudgetExhaustedError as exc:
             resume = getattr(exc, "resume_at", None)
             run.status, run.finished_at = "paused", jr.now()
@@ -299,140 +250,83 @@ def _run_sync_locked(
             run.status, run.error, run.finished_at = "failed", str(exc), jr.now()
             session.commit()
             raise
-        run.planned_operations = len(result.operations)
+
+
+def _interrupt_stale_runs(session: Session, connector_id: int) -> None:
+    for stale in session.scalars(
+        select(SyncRun).where(SyncRun.connector_id == connector_id, SyncRun.status == "running")
+    ):
+        stale.status = "interrupted"
+        stale.error = "The sync process stopped before finishing; its writes were reconciled by the next run"
+    session.commit()
+
+
+def _confirm_digest(
+    session: Session,
+    organization_id: int,
+    connector: Connector,
+    settings: AutotaskConnectorSettings,
+    client: AutotaskApi,
+    options: RunOptions,
+    plan_options: dict[str, Any],
+) -> list[str] | None:
+    """For a Push: the whole plan, made first (digests only, one batch in memory at a time), must be the
+    previewed one; returns its batch digests, which each batch must match again when it is applied."""
+    if options.expected_digest is None:
+        return None
+    planner = _planner(session, organization_id, connector, settings, client, **plan_options)
+    digests = [batch.digest for batch in planner.batches()]
+    if digest_of(digests) != options.expected_digest:
+        raise PlanChangedError(
+            "The plan changed since it was previewed; nothing was written. Review the new plan and push again."
+        )
+    if options.on_confirmed is not None:
+        options.on_confirmed()
+    return digests
+
+
+def _apply_batches(
+    session_factory: sessionmaker[Session],
+    session: Session,
+    run: SyncRun,
+    planner: BatchPlanner,
+    client: AutotaskApi,
+    options: RunOptions,
+    expected: list[str] | None,
+) -> SyncRun:
+    """Plan each batch, apply it, read its units back and record it; the catalog's ids stay known."""
+    recorder = RunRecorder(session, run)
+    catalog_ids: dict[str, int] = {}
+    paused = None
+    stopped = None
+    for batch in planner.batches():
+        if expected is not None and (batch.index >= len(expected) or batch.digest != expected[batch.index]):
+            stopped = (
+                "The plan changed while it was being pushed; the batches before were pushed as previewed"
+            )
+            break
+        run.planned_operations += len(batch.plan.operations)
         session.commit()
-        if on_plan:
-            try:
-                on_plan(result)  # a caller may refuse the plan (e.g. it differs from the preview)
-            except Exception as exc:
-                run.status, run.error, run.finished_at = "failed", str(exc), jr.now()
-                session.commit()
-                raise
+        if options.on_plan:
+            options.on_plan(batch.plan)  # a caller may refuse the plan
         ctx = ApplyContext(
-            organization_id=organization_id,
-            connector_id=connector.id,
+            organization_id=run.organization_id,
+            connector_id=run.connector_id,
             run_id=run.id,
             session_factory=session_factory,
             client=client,
-            ids=ids_from_links(links),
-            labels={ref(r.record_type, r.hub_id): r.label for r in result.records},
-            progress=progress,
+            ids={**catalog_ids, **ids_from_links(batch.links)},
+            labels={ref(r.record_type, r.hub_id): r.label for r in batch.plan.records},
+            progress=options.progress,
         )
-        outcome = apply(result, ctx)
-        check = _read_back(client, outcome, ctx.ids)
-        _finish_run(session, run, result, outcome, check)
-        return run
-
-
-@dataclass
-class ReadBack:
-    """What the read-back after a push found (see :mod:`psabridge.sync.readback`)."""
-
-    drifts: list[readback.Drift]
-    verified: set[int]  # subscriptions whose units were read back
-    calls: int
-    error: str | None = None  # the read failed: the push's results stand, unverified
-
-
-def _read_back(client: AutotaskApi, outcome: ApplyOutcome, ids: dict[str, int]) -> ReadBack:
-    """Autotask's own units after the push. A failed read leaves the push's results as they are, but
-    the run says it could not verify them (a run is only as right as Autotask's read-back)."""
-    wanted = readback.expectations(outcome.results, ids)
-    if not wanted or outcome.paused is not None:
-        return ReadBack([], set(), 0)
-    try:
-        drifts, calls = readback.verify(client, wanted)
-    except AutotaskError as exc:
-        log.warning("read-back of %d contract services failed: %s", len(wanted), exc)
-        return ReadBack(
-            [], set(), 0, f"Could not read back the units of {len(wanted)} contract service(s): {exc}"
-        )
-    return ReadBack(drifts, {e.subscription_id for e in wanted}, calls)
-
-
-def _finish_run(
-    session: Session,
-    run: SyncRun,
-    result: Plan,
-    outcome: ApplyOutcome,
-    check: ReadBack,
-) -> None:
-    final: dict[tuple[str, int], tuple[str, str | None, int | None]] = {}
-    for res in outcome.results:
-        status = {"not_sent": PENDING}.get(res.status, res.status)
-        for key in [(res.op.record_type, res.op.hub_id), *res.op.covers]:
-            final[key] = (status, res.reason, res.autotask_id)
-    drift_of = {d.expectation.subscription_id: d for d in check.drifts}
-    for sub_id in check.verified:
-        key = ("subscription", sub_id)
-        link = session.scalars(
-            select(SyncLink).where(
-                SyncLink.connector_id == run.connector_id,
-                SyncLink.record_type == "subscription",
-                SyncLink.hub_id == sub_id,
-            )
-        ).first()
-        if link is None:
-            continue
-        drift = drift_of.get(sub_id)
-        if drift is not None:
-            link.status, link.reason = DRIFT, drift.reason
-            final[key] = (DRIFT, drift.reason, link.autotask_id)
-        elif link.status == DRIFT:
-            link.status, link.reason = "synced", None
-    counts: dict[str, dict[str, int]] = {p: defaultdict(int) for p in PHASES}
-    rows = []
-    for rec in result.records:
-        status, reason, at_id = final.get(
-            (rec.record_type, rec.hub_id), (rec.status, rec.reason, rec.autotask_id)
-        )
-        if status == PENDING and (rec.record_type, rec.hub_id) not in final:
-            status = PENDING
-        counts[rec.phase][status] += 1
-        rows.append(
-            RecordResult(
-                run_id=run.id,
-                record_type=rec.record_type,
-                hub_id=rec.hub_id,
-                label=rec.label[:300],
-                status=status,
-                reason=reason,
-                autotask_id=at_id if at_id is not None else rec.autotask_id,
-            )
-        )
-        if status in ("waiting",) and reason:
-            link = session.scalars(
-                select(SyncLink).where(
-                    SyncLink.connector_id == run.connector_id,
-                    SyncLink.record_type == rec.record_type,
-                    SyncLink.hub_id == rec.hub_id,
-                )
-            ).first()
-            if link is not None:
-                link.status, link.reason = status, reason
-    session.add_all(rows)
-    writes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for res in outcome.results:
-        writes[res.op.phase][f"{res.op.verb}_{res.status}"] += 1
-    run.counts = {p: {**dict(counts[p]), **{f"ops_{k}": v for k, v in writes[p].items()}} for p in PHASES}
-    run.api_calls = (
-        result.read_calls
-        + sum(res.op.cost for res in outcome.results if res.status in ("synced", "error"))
-        + check.calls
-    )
-    if outcome.paused is not None:
-        run.status = "paused"
-        resume = outcome.paused.resume_at
-        run.error = "API budget cap reached; run `psabridge sync` again to resume" + (
-            f" after {resume.isoformat()}" if resume else ""
-        )
-    elif outcome.failed or check.drifts or check.error or any(r.status == "waiting" for r in outcome.results):
-        run.status = "partial"
-        run.error = check.error
-    else:
-        run.status = "succeeded"
-    run.finished_at = jr.now()
-    session.commit()
+        outcome = apply(batch.plan, ctx)
+        if batch.index == 0:
+            catalog_ids = dict(ctx.ids)
+        recorder.record(batch, outcome, read_back(client, outcome, ctx.ids))
+        if outcome.paused is not None:
+            paused = outcome.paused
+            break
+    return recorder.finish(planner.read_calls, paused, stopped)
 
 
 # -- reading -----------------------------------------------------------------------------------
