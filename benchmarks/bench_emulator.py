@@ -12,33 +12,19 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from benchmarks.support import record_section
 from psabridge.emulator.app import create_emulator_app
 from psabridge.emulator.limits import LimitSettings
 from psabridge.emulator.seed import DEMO_INTEGRATION_CODE, DEMO_SECRET, DEMO_USERNAME
 from psabridge.emulator.testing import running_emulator
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-START, END = "<!-- bench_emulator:start -->", "<!-- bench_emulator:end -->"
 SEED_COMPANIES = 2_000
 REQUESTS = 600
 WORKERS = 3  # Autotask's concurrency limit per integration code and endpoint
-
-
-def _record(text: str) -> None:
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    current = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    section = f"{START}\n{text.rstrip()}\n{END}"
-    if START in current and END in current:
-        before, rest = current.split(START, 1)
-        current = before + section + rest.split(END, 1)[1]
-    else:
-        current = current.rstrip() + "\n\n" + section + "\n"
-    DOC.write_text(current, encoding="utf-8")
 
 
 def _rate(fn: Callable[[httpx.Client, int], None], clients: list[httpx.Client]) -> float:
@@ -168,7 +154,8 @@ def run() -> dict[str, float]:
         f"{results[f'{name}_{WORKERS}']:.0f} |"
         for name in ("query", "get", "create")
     )
-    _record(
+    record_section(
+        "bench_emulator",
         "## Autotask emulator throughput (benchmarks/bench_emulator.py)\n\n"
         f"Requests per second; {SEED_COMPANIES:,} extra companies seeded. query = POST Companies/query with an "
         "`eq` filter on companyName (hash-indexed lookup), get = GET Companies/{id}, create = POST Companies "
@@ -178,7 +165,7 @@ def run() -> dict[str, float]:
         f"{results['scan_asgi']:.0f}/s in-app. Shared 2-core machine, load average {load:.1f} while measured "
         "(the loopback figures mostly measure that contention).\n\n"
         f"| measured (UTC) | operation | req/s, app | req/s, loopback 1 client | req/s, loopback {WORKERS} clients |\n"
-        f"|---|---|---|---|---|\n{rows}\n"
+        f"|---|---|---|---|---|\n{rows}\n",
     )
     for key, value in results.items():
         print(f"{key}: {value:.0f} req/s")

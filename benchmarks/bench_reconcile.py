@@ -24,37 +24,19 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from benchmarks.bench_sync import _emulator_process, _total
-from psabridge.autotask import AutotaskClient, AutotaskCredentials
+from benchmarks.support import connected_organization, emulator_process, record_section, total_calls
 from psabridge.autotask.limits import TENANT_USAGE
 from psabridge.config import Settings
-from psabridge.connectors import service as connectors
 from psabridge.db import make_engine, make_sessionmaker, migrate
 from psabridge.hub import models as hub
-from psabridge.hub.orgs import create_organization
-from psabridge.hub.sample_data import generate
 from psabridge.reconcile import service as reconcile
 from psabridge.sync import service
-from psabridge.sync.tenant_defaults import recommended_settings
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-START, END = "<!-- bench_reconcile:start -->", "<!-- bench_reconcile:end -->"
 CUSTOMERS = int(os.environ.get("PSABRIDGE_BENCH_RECONCILE_CUSTOMERS", "240"))
 LATENCY_MS = int(os.environ.get("PSABRIDGE_BENCH_RECONCILE_LATENCY_MS", "100"))
 DAY = date(2025, 6, 30)  # inside the sample data's contracts (2023 to 2025)
 TARGET = 1.1
 PERSON_CHANGES = 10
-
-
-def _record(text: str) -> None:
-    current = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    section = f"{START}\n{text.rstrip()}\n{END}"
-    if START in current and END in current:
-        before, rest = current.split(START, 1)
-        current = before + section + rest.split(END, 1)[1]
-    else:
-        current = current.rstrip() + "\n\n" + section + "\n"
-    DOC.write_text(current, encoding="utf-8")
 
 
 def _person_changes(
@@ -88,28 +70,14 @@ def _person_changes(
 
 def run() -> dict[str, float]:
     TENANT_USAGE.clear()
-    with tempfile.TemporaryDirectory() as tmp, _emulator_process() as emu:
+    with tempfile.TemporaryDirectory() as tmp, emulator_process() as emu:
         url = f"sqlite:///{tmp}/bench.db"
         migrate(url)
         engine = make_engine(url)
         factory = make_sessionmaker(engine)
         app_settings = Settings(data_dir=Path(tmp), database_url=url, autotask_zone_url=emu.zone_url)
+        org_id = connected_organization(factory, emu, app_settings, customers=CUSTOMERS)
         with factory() as s:
-            org = create_organization(s, "Bench MSP", "bench")
-            generate(s, org, customers=CUSTOMERS, seed=3)
-            s.commit()
-            connector = connectors.create_or_update_connector(
-                s,
-                org.id,
-                username=emu.credentials.username,
-                secret=emu.credentials.secret,
-                integration_code=emu.credentials.integration_code,
-                app_settings=app_settings,
-            )
-            with AutotaskClient(AutotaskCredentials(*emu.credentials), zone_url=emu.zone_url) as setup:
-                connector.settings_json = recommended_settings(setup).model_dump(mode="json")
-            s.commit()
-            org_id = org.id
             subs = s.scalar(select(func.count()).select_from(hub.Subscription)) or 0
         synced = service.run_sync(factory, org_id, app_settings=app_settings)
         results = []
@@ -136,7 +104,7 @@ def run() -> dict[str, float]:
                 factory, org_id, app_settings=app_settings, on_date=DAY, started_by="bench"
             )
             wall = time.perf_counter() - started
-            made = _total(emu.control.calls())
+            made = total_calls(emu.control.calls())
             emu.control.set_latency(0)
             assert done.status == "done", done.error
             differences = sum((done.counts or {}).values())
@@ -154,7 +122,8 @@ def run() -> dict[str, float]:
         rows.append(
             f"| {stamp} | {label} | {differences} | {stated} | {made} | {minimum} | **{ratio:.3f}** | <= {TARGET} | {wall:.1f} s |"
         )
-    _record(
+    record_section(
+        "bench_reconcile",
         "## Reconciliation: API budget and wall time (benchmarks/bench_reconcile.py)\n\n"
         f"Sample data ({CUSTOMERS} customers, seed 3: {subs:,} subscriptions; sync status {synced.status}) "
         f"reconciled on {DAY.isoformat()} against the emulator with {LATENCY_MS} ms latency per call, SQLite. "
@@ -166,7 +135,7 @@ def run() -> dict[str, float]:
         "Autotask costs one follow-up read by id per entity, which the minimum does not count.\n\n"
         "| measured (UTC) | tenant | differences | stated calls | API calls | minimum | calls/minimum | target | wall |\n"
         "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
-        "Machine: 2 shared CPUs (other work running); the emulator runs in its own process on loopback.\n"
+        "Machine: 2 shared CPUs (other work running); the emulator runs in its own process on loopback.\n",
     )
     return {"ratio": results[0][2] / results[0][3], "wall": results[0][4]}
 

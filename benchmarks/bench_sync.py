@@ -20,107 +20,29 @@ from __future__ import annotations
 
 import math
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, select
 
-from psabridge.autotask import AutotaskClient, AutotaskCredentials
+from benchmarks.support import connected_organization, emulator_process, record_section, total_calls
 from psabridge.autotask.limits import TENANT_USAGE
 from psabridge.config import Settings
-from psabridge.connectors import service as connectors
 from psabridge.db import make_engine, make_sessionmaker, migrate
-from psabridge.emulator import seed
-from psabridge.emulator.testing import EmulatorControl, EmulatorCredentials
 from psabridge.hub import models as hub
-from psabridge.hub.orgs import create_organization
-from psabridge.hub.sample_data import generate
 from psabridge.sync import service
 from psabridge.sync.hub_loader import load_snapshot
 from psabridge.sync.planner import Plan
 from psabridge.sync.reader import hub_record_ids
-from psabridge.sync.tenant_defaults import recommended_settings
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-START, END = "<!-- bench_sync:start -->", "<!-- bench_sync:end -->"
 CUSTOMERS = int(os.environ.get("PSABRIDGE_BENCH_SYNC_CUSTOMERS", "240"))
 MIN_SUBSCRIPTIONS = int(os.environ.get("PSABRIDGE_BENCH_SYNC_MIN_SUBSCRIPTIONS", "1000"))
 LATENCY_MS = int(os.environ.get("PSABRIDGE_BENCH_SYNC_LATENCY_MS", "100"))
 PER_ENDPOINT = 3
 TARGET = 1.02
-
-
-def _record(text: str) -> None:
-    current = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    section = f"{START}\n{text.rstrip()}\n{END}"
-    if START in current and END in current:
-        before, rest = current.split(START, 1)
-        current = before + section + rest.split(END, 1)[1]
-    else:
-        current = current.rstrip() + "\n\n" + section + "\n"
-    DOC.write_text(current, encoding="utf-8")
-
-
-@dataclass
-class _Emulator:
-    base_url: str
-    credentials: EmulatorCredentials
-    control: EmulatorControl
-
-    @property
-    def zone_url(self) -> str:
-        return f"{self.base_url}/atservicesrest/v1.0/zoneInformation"
-
-
-@contextmanager
-def _emulator_process() -> Iterator[_Emulator]:
-    """The emulator in its own process (Autotask is remote: it must not share our interpreter's GIL)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    exe = str(Path(sys.executable).with_name("psabridge"))
-    proc = subprocess.Popen(
-        [exe, "emulator", "--port", str(port), "--hourly-limit", "1000000"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    control = EmulatorControl(base)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                control.calls()
-                break
-            except Exception:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the emulator did not start") from None
-                time.sleep(0.2)
-        creds = EmulatorCredentials(seed.DEMO_USERNAME, seed.DEMO_SECRET, seed.DEMO_INTEGRATION_CODE)
-        yield _Emulator(base, creds, control)
-    finally:
-        control.close()
-        proc.terminate()
-        proc.wait(10)
-
-
-def _total(calls: dict[str, Any], *, tenant_only: bool = True) -> int:
-    return sum(
-        n
-        for entity, verbs in calls["calls"].items()
-        if not (tenant_only and entity.lower() == "zoneinformation")
-        for n in verbs.values()
-    )
 
 
 def _bounds(plan: Plan, read_calls: int) -> tuple[float, float]:
@@ -142,28 +64,14 @@ def _bounds(plan: Plan, read_calls: int) -> tuple[float, float]:
 
 def run() -> dict[str, float]:
     TENANT_USAGE.clear()
-    with tempfile.TemporaryDirectory() as tmp, _emulator_process() as emu:
+    with tempfile.TemporaryDirectory() as tmp, emulator_process() as emu:
         url = f"sqlite:///{tmp}/bench.db"
         migrate(url)
         engine = make_engine(url)
         factory = make_sessionmaker(engine)
         app_settings = Settings(data_dir=Path(tmp), database_url=url, autotask_zone_url=emu.zone_url)
+        org_id = connected_organization(factory, emu, app_settings, customers=CUSTOMERS)
         with factory() as s:
-            org = create_organization(s, "Bench MSP", "bench")
-            generate(s, org, customers=CUSTOMERS, seed=3)
-            s.commit()
-            connector = connectors.create_or_update_connector(
-                s,
-                org.id,
-                username=emu.credentials.username,
-                secret=emu.credentials.secret,
-                integration_code=emu.credentials.integration_code,
-                app_settings=app_settings,
-            )
-            with AutotaskClient(AutotaskCredentials(*emu.credentials), zone_url=emu.zone_url) as setup:
-                connector.settings_json = recommended_settings(setup).model_dump(mode="json")
-            s.commit()
-            org_id = org.id
             subs = s.scalar(select(func.count()).select_from(hub.Subscription)) or 0
             logs = s.scalar(select(func.count()).select_from(hub.LicenseChangeLog)) or 0
         assert subs >= MIN_SUBSCRIPTIONS, f"only {subs} subscriptions; raise PSABRIDGE_BENCH_SYNC_CUSTOMERS"
@@ -175,7 +83,7 @@ def run() -> dict[str, float]:
         first = service.run_sync(factory, org_id, app_settings=app_settings, on_plan=plans.append)
         wall = time.perf_counter() - started
         calls = emu.control.calls()
-        made = _total(calls)
+        made = total_calls(calls)
         plan = Plan(operations=[op for batch in plans for op in batch.operations])  # the batches' plans
         with factory() as s:
             snapshot = load_snapshot(s, org_id)
@@ -192,7 +100,7 @@ def run() -> dict[str, float]:
         started = time.perf_counter()
         second = service.run_sync(factory, org_id, app_settings=app_settings)
         rerun_wall = time.perf_counter() - started
-        rerun_calls = _total(emu.control.calls())
+        rerun_calls = total_calls(emu.control.calls())
         engine.dispose()
 
     ratio = made / minimum
@@ -202,7 +110,8 @@ def run() -> dict[str, float]:
         f"ratio {ratio:.3f} (target <= {TARGET}); wall {wall:.1f}s vs floor {floor:.1f}s (staged {staged:.1f}s)"
     )
     print(f"no-change re-run: {second.status}, {rerun_calls} calls, {rerun_wall:.1f}s")
-    _record(
+    record_section(
+        "bench_sync",
         "## Sync engine: API budget and wall time (benchmarks/bench_sync.py)\n\n"
         f"Sample data ({CUSTOMERS} customers, seed 3: {subs:,} subscriptions, {logs:,} license change logs) "
         f"synced into a fresh emulator tenant with {LATENCY_MS} ms latency per call, SQLite. Minimum = one "
@@ -221,7 +130,7 @@ def run() -> dict[str, float]:
         "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         f"| {stamp} | {writes:,} | {made:,} | {minimum:,} | **{ratio:.3f}** | <= {TARGET} | {wall:.1f} s "
         f"| {floor:.1f} s | **{wall / floor:.2f}** | {staged:.1f} s | **{rerun_calls}** | {rerun_wall:.1f} s |\n\n"
-        "Machine: 2 shared CPUs (other work running); the emulator runs in its own process on loopback.\n"
+        "Machine: 2 shared CPUs (other work running); the emulator runs in its own process on loopback.\n",
     )
     return {
         "ratio": ratio,
