@@ -242,3 +242,40 @@ def test_long_get_query_strings_fail_like_iis(api: httpx.Client) -> None:
     search = json.dumps({"filter": [{"op": "in", "field": "id", "value": list(range(400))}]})
     assert api.get("/Companies/query", params={"search": search}).status_code == 404
     assert api.post("/Companies/query", json=json.loads(search)).status_code == 200
+
+
+def test_or_groups_narrowed_by_an_index_match_exactly_what_a_scan_does(
+    api: httpx.Client, three: dict[str, int]
+) -> None:
+    """The emulator narrows ``or`` groups that each filter one field with ``in``/``eq`` (the reader's
+    per-date unit queries) through an index; the answer must be the scan's: every branch's other
+    conditions still apply, and an ``or`` whose branches filter different fields is not narrowed."""
+    a, b, g = three["alpha"], three["beta"], three["gamma"]
+    grouped = {
+        "op": "or",
+        "items": [
+            {
+                "op": "and",
+                "items": [
+                    {"op": "in", "field": "id", "value": [a, b]},
+                    {"op": "eq", "field": "city", "value": "Boston"},
+                ],
+            },
+            {
+                "op": "and",
+                "items": [
+                    {"op": "eq", "field": "id", "value": g},
+                    {"op": "gte", "field": "assetValue", "value": 30},
+                ],
+            },
+        ],
+    }
+    assert q(api, grouped) == [b, g]
+    mixed = {
+        "op": "or",
+        "items": [
+            {"op": "eq", "field": "id", "value": a},
+            {"op": "eq", "field": "companyName", "value": "gamma tools"},
+        ],
+    }
+    assert q(api, mixed) == [a, g]

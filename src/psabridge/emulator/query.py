@@ -275,26 +275,58 @@ def compile_filter(entity: EntityDef, query: Any, udf_names: set[str]) -> Predic
 
 
 def index_hint(entity: EntityDef, query: Any) -> tuple[str, set[Any]] | None:
-    """A top-level ``eq``/``in`` condition on a plain text, number or boolean field, as (field, wanted
-    normalized values): every match must have one of them, so a hash index can narrow the scan.
+    """A field and the normalized values every match must have one of, so a hash index can narrow the
+    scan: a top-level ``eq``/``in`` on a plain text, number or boolean field, or an ``or`` whose every
+    branch has one on the same field (the union of their values; the reader's per-date unit queries are
+    ``or`` groups of ``contractServiceID in (...)``). Only narrows: the full predicate still decides.
     Call only after :func:`compile_filter` accepted the query."""
     conditions = lower_keys(query).get("filter") if isinstance(query, dict) else None
+    return _hint_all(entity, conditions)
+
+
+def _hint_all(entity: EntityDef, conditions: Any) -> tuple[str, set[Any]] | None:
+    """A hint of conditions joined by ``and``: the first condition that gives one."""
     if not isinstance(conditions, list):
         return None
     for cond in conditions:
-        if not isinstance(cond, dict):
-            continue
-        c = lower_keys(cond)
-        op = str(c.get("op") or "").lower()
-        if op not in ("eq", "in") or c.get("udf"):
-            continue
-        fdef = entity.find(str(c.get("field") or ""))
-        if fdef is None or fdef.kind not in ("integer", "long", "double", "boolean", "string"):
-            continue
-        raw = c.get("value")
-        values = raw if op == "in" else [raw]
-        if not isinstance(values, list) or any(v is None for v in values):
-            continue
-        norm = _normalizer(fdef)
-        return fdef.name, {_convert(norm, fdef, v) for v in values}
+        hint = _hint_one(entity, cond)
+        if hint is not None:
+            return hint
     return None
+
+
+def _hint_one(entity: EntityDef, cond: Any) -> tuple[str, set[Any]] | None:
+    if not isinstance(cond, dict):
+        return None
+    c = lower_keys(cond)
+    op = str(c.get("op") or "").lower()
+    if op == "and":
+        return _hint_all(entity, c.get("items"))
+    if op == "or":
+        return _hint_any(entity, c.get("items"))
+    if op not in ("eq", "in") or c.get("udf"):
+        return None
+    fdef = entity.find(str(c.get("field") or ""))
+    if fdef is None or fdef.kind not in ("integer", "long", "double", "boolean", "string"):
+        return None
+    raw = c.get("value")
+    values = raw if op == "in" else [raw]
+    if not isinstance(values, list) or any(v is None for v in values):
+        return None
+    norm = _normalizer(fdef)
+    return fdef.name, {_convert(norm, fdef, v) for v in values}
+
+
+def _hint_any(entity: EntityDef, items: Any) -> tuple[str, set[Any]] | None:
+    """A hint of conditions joined by ``or``: only when every branch narrows the same field."""
+    if not isinstance(items, list) or not items:
+        return None
+    field_name: str | None = None
+    values: set[Any] = set()
+    for item in items:
+        hint = _hint_one(entity, item)
+        if hint is None or (field_name is not None and hint[0] != field_name):
+            return None
+        field_name = hint[0]
+        values |= hint[1]
+    return (field_name, values) if field_name is not None else None

@@ -103,8 +103,13 @@ class EmulatorTenant:
         self.ledger = ServiceLedger(self)
         self.initial_rules = (rules or RuleSwitches()).copy()
         self.rules = self.initial_rules.copy()
-        self._version = 0  # bumped on every change; hash indexes built at an older version are stale
-        self._indexes: dict[tuple[str, str], tuple[int, dict[Any, list[int]]]] = {}
+        # Hash indexes are stale once their entity changed: a version per entity (bumped for the records a
+        # change touched, the same rows it journals) and one for the whole tenant (reset, load). A write of
+        # adjustments then leaves the Companies index alone: with one version for everything, every query
+        # after any write rebuilt its index by a scan, and a sync slowed down as the tenant grew.
+        self._version = 0
+        self._entity_versions: dict[str, int] = {}
+        self._indexes: dict[tuple[str, str], tuple[tuple[int, int], dict[Any, list[int]]]] = {}
         # contract id -> its contract service ids; contract service id -> its ContractServiceUnits ids.
         # Kept up to date by every write (contract services are never deleted, contractID is immutable),
         # built lazily from the records after a load or reset.
@@ -147,7 +152,9 @@ class EmulatorTenant:
         change that later failed validation stay noted and go out with the next commit, exactly as the
         whole-file rewrite used to persist them.
         """
-        self._version += 1
+        for section, entity, _key in self._touched:
+            name = entity if section == "records" else f"{section}:"
+            self._entity_versions[name] = self._entity_versions.get(name, 0) + 1
         if self.store is None:
             self._touched.clear()
             return
@@ -297,8 +304,9 @@ class EmulatorTenant:
 
     def _index(self, entity: str, field: str) -> dict[Any, list[int]]:
         """value (lower-cased text) -> ids, rebuilt lazily after any change."""
+        version = (self._version, self._entity_versions.get(entity, 0))
         cached = self._indexes.get((entity, field))
-        if cached is not None and cached[0] == self._version:
+        if cached is not None and cached[0] == version:
             return cached[1]
         index: dict[Any, list[int]] = {}
         for key, record in self._rows(entity).items():
@@ -306,7 +314,7 @@ class EmulatorTenant:
             if isinstance(value, str):
                 value = value.lower()
             index.setdefault(value, []).append(key)
-        self._indexes[(entity, field)] = (self._version, index)
+        self._indexes[(entity, field)] = (version, index)
         return index
 
     def children(self, entity: str, parent_id: int) -> list[dict[str, Any]]:
