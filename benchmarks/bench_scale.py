@@ -33,7 +33,6 @@ from benchmarks.support import (
     total_calls,
 )
 
-
 SIZES = tuple(int(n) for n in os.environ.get("PSABRIDGE_BENCH_SCALE_CUSTOMERS", "500,2000,10000").split(","))
 BIG_SUBSCRIPTIONS = int(os.environ.get("PSABRIDGE_BENCH_SCALE_SUBSCRIPTIONS", "100000"))
 SUBSCRIPTIONS_PER_CUSTOMER = 5  # about what the sample data gives (measured: 100,000 at 20,000 customers)
