@@ -187,3 +187,35 @@ def test_archived_change_is_corrected_by_an_opposite_adjustment(env: SyncEnv, hu
     assert units_on(env, cs["id"], "2026-02-15") == 16  # the pushed history stays
     assert units_on(env, cs["id"], date.today().isoformat()) == 10
     assert env.plan().plan.operations == []
+
+
+def test_an_update_keeps_the_create_only_values_recorded_at_creation(env: SyncEnv, hub: Hub) -> None:
+    """A contract's ``created_with`` (its contractPeriodType) survives a later rename: the plan uses it
+    to say when a settings change contradicts what Autotask holds (a JSON null must not overwrite it)."""
+    from sqlalchemy import select
+
+    from psabridge.hub import models as m
+    from psabridge.sync.models import SyncLink
+
+    acc = hub.account("Fourth Coffee")
+    contract = hub.contract(acc, start=date(2026, 1, 1))
+    hub.subscription(contract, hub.product(), quantity=3)
+    assert env.sync().status == "succeeded"
+
+    def created_with() -> Any:
+        with env.factory() as s:
+            return s.scalars(
+                select(SyncLink.created_with).where(
+                    SyncLink.record_type == "billing_contract", SyncLink.hub_id == contract.id
+                )
+            ).one()
+
+    before = created_with()
+    assert before and "contractPeriodType" in before
+    with env.factory() as s:
+        s.get(m.BillingContract, contract.id).name = "Fourth Coffee renewed"  # type: ignore[union-attr]
+        s.commit()
+    run = env.sync()
+    assert run.status == "succeeded"
+    assert run.planned_operations == 1
+    assert created_with() == before

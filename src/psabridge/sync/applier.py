@@ -11,10 +11,11 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import queue
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -423,6 +424,9 @@ def apply(plan: Plan, ctx: ApplyContext) -> ApplyOutcome:
     schedule = _Schedule(ops, outcome, ctx.progress)
     entities = sorted({op.entity for op in ops})
     in_flight: dict[Future[OpResult], int] = {}
+    # finished operations, in the order they finished: one queue instead of ``wait(FIRST_COMPLETED)``
+    # over every future in flight (which registers a waiter on each, per completion)
+    finished: queue.SimpleQueue[Future[OpResult]] = queue.SimpleQueue()
     busy: Counter[str] = Counter()
     workers = max(1, PER_ENDPOINT * len(entities))
     with ThreadPoolExecutor(max_workers=min(workers, MAX_WORKERS)) as pool:
@@ -431,14 +435,15 @@ def apply(plan: Plan, ctx: ApplyContext) -> ApplyOutcome:
                 for entity in entities:
                     while busy[entity] < PER_ENDPOINT and (i := schedule.pop_ready(entity)) is not None:
                         busy[entity] += 1
-                        in_flight[pool.submit(runner.run_op, ops[i])] = i
+                        future = pool.submit(runner.run_op, ops[i])
+                        in_flight[future] = i
+                        future.add_done_callback(finished.put)
             if not in_flight:
                 break
-            finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-            for future in finished:
-                i = in_flight.pop(future)
-                busy[ops[i].entity] -= 1
-                schedule.settle(i, _result_of(future, ops[i]))
+            future = finished.get()
+            i = in_flight.pop(future)
+            busy[ops[i].entity] -= 1
+            schedule.settle(i, _result_of(future, ops[i]))
     for i in schedule.unsettled():  # budget pause: what was never started
         schedule.settle(i, OpResult(ops[i], "not_sent", reason="Paused: API budget exhausted"))
     outcome.paused = runner.paused

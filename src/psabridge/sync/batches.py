@@ -23,6 +23,7 @@ from psabridge.connectors.models import Connector
 from psabridge.connectors.settings import AutotaskConnectorSettings
 from psabridge.hub.calendar import organization_time_zone
 from psabridge.sync import journal as jr
+from psabridge.sync import link_store
 from psabridge.sync.hub_loader import (
     BATCH_SUBSCRIPTIONS,
     account_batches,
@@ -30,8 +31,7 @@ from psabridge.sync.hub_loader import (
     load_accounts,
     load_catalog,
 )
-from psabridge.sync.keys import PHASES, RECORD_TYPES, service_type
-from psabridge.sync.models import SyncLink
+from psabridge.sync.keys import PHASES, service_type
 from psabridge.sync.planner import (
     PENDING,
     Operation,
@@ -46,7 +46,7 @@ from psabridge.sync.reader import AutotaskApi, read_view, with_contract_statuses
 from psabridge.sync.records import MODULES
 from psabridge.sync.records.context import RecordModule
 from psabridge.sync.records.products import MODULE as PRODUCTS
-from psabridge.sync.snapshot import AutotaskView, HubSnapshot, TenantFacts
+from psabridge.sync.snapshot import AutotaskView, HubSnapshot, LinkState, TenantFacts
 
 #: The customers' modules, in dependency order (the catalog's is ``products``).
 CUSTOMER_MODULES = tuple(m for m in MODULES if m is not PRODUCTS)
@@ -55,11 +55,11 @@ Key = tuple[str, int]
 
 @dataclass
 class Batch:
-    """One planned batch: its plan (operations and record statuses) and the links of its records."""
+    """One planned batch: its plan (operations and record statuses) and its records' links as planned."""
 
     index: int
     plan: Plan
-    links: dict[Key, SyncLink]
+    links: dict[Key, LinkState]
 
     @property
     def digest(self) -> str:
@@ -206,14 +206,13 @@ class BatchPlanner:
         modules: Sequence[RecordModule],
         known: dict[str, str | None] | None,
     ) -> Batch:
-        links = jr.load_links_for(self.session, self.connector.id, refs)
-        states = jr.link_states(links)
+        links = link_store.load(self.session, self.connector.id, refs)
         view: AutotaskView = read_view(
-            self.client, hub, states, need_facts=False, facts=self.facts, modules=modules
+            self.client, hub, links, need_facts=False, facts=self.facts, modules=modules
         )
         self.read_calls += view.read_calls
         failed_before = {k for k, link in links.items() if link.status == "error"}
-        result = plan(hub, view, states, self.settings, modules=modules, known=known)
+        result = plan(hub, view, links, self.settings, modules=modules, known=known)
         merge_stale(self.stale, result.stale)
         if self.retry_failed:
             result.operations = [op for op in result.operations if _touches(op, failed_before)]
@@ -223,30 +222,25 @@ class BatchPlanner:
             self._save_statuses(result, links)
         return Batch(index, result, links)
 
-    def _save_statuses(self, result: Plan, links: dict[Key, SyncLink]) -> None:
+    def _save_statuses(self, result: Plan, links: dict[Key, LinkState]) -> None:
         """Store each record's planned status (what the screen shows until the next run)."""
         keep_others = self.retry_failed or self.only is not None
+        changes: list[link_store.StatusChange] = []
         for rec in result.records:
             link = links.get((rec.record_type, rec.hub_id))
-            if link is None:
-                link = SyncLink(
-                    organization_id=self.org,
-                    connector_id=self.connector.id,
-                    record_type=rec.record_type,
-                    hub_id=rec.hub_id,
-                    autotask_entity=RECORD_TYPES[rec.record_type].entity,
-                    candidates=[],
-                    decision="auto",
-                )
-                self.session.add(link)
-                links[(rec.record_type, rec.hub_id)] = link
-            if keep_others and rec.status == PENDING and link.status != "error":
+            status = link.status if link is not None else PENDING
+            if keep_others and rec.status == PENDING and status != "error":
+                if link is None:  # a new link starts pending, with no reason
+                    changes.append(link_store.StatusChange(rec.record_type, rec.hub_id, PENDING, None, []))
                 continue
-            if rec.status == PENDING and link.status == "error":
+            if rec.status == PENDING and status == "error":
                 continue  # keep the error reason visible until the retry succeeds
-            link.status = rec.status
-            link.reason = rec.reason
-            link.candidates = list(rec.candidates)
+            changes.append(
+                link_store.StatusChange(
+                    rec.record_type, rec.hub_id, rec.status, rec.reason, list(rec.candidates)
+                )
+            )
+        link_store.save_planned(self.session, self.org, self.connector.id, changes, links)
         self.session.commit()
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import JSON, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from psabridge.sync.keys import RECORD_TYPES
@@ -51,27 +51,6 @@ def load_links(session: Session, connector_id: int) -> dict[tuple[str, int], Syn
         .execution_options(populate_existing=True)  # links are also changed by bulk UPDATEs
     )
     return {(r.record_type, r.hub_id): r for r in rows}
-
-
-def load_links_for(
-    session: Session, connector_id: int, refs: Mapping[str, Iterable[int]]
-) -> dict[tuple[str, int], SyncLink]:
-    """The links of some records only (record type -> hub ids): one batch of a batched sync."""
-    out: dict[tuple[str, int], SyncLink] = {}
-    for record_type, ids in refs.items():
-        wanted = sorted(set(ids))
-        for i in range(0, len(wanted), 2_000):
-            rows = session.scalars(
-                select(SyncLink)
-                .where(
-                    SyncLink.connector_id == connector_id,
-                    SyncLink.record_type == record_type,
-                    SyncLink.hub_id.in_(wanted[i : i + 2_000]),
-                )
-                .execution_options(populate_existing=True)
-            )
-            out.update({(r.record_type, r.hub_id): r for r in rows})
-    return out
 
 
 def linked_contract_services(session: Session, connector_id: int) -> list[int]:
@@ -149,10 +128,59 @@ _ENTRY_COLUMNS = (
 )
 
 
+# The journal's statements are built once with bound parameters: every write of a sync runs them (two
+# or three per API call), and building an ORM-enabled statement per call (its cache key over the values)
+# cost more CPU than the HTTP call it guards.
+_ENTRIES = cast(Table, JournalEntry.__table__)
+_LINKS = cast(Table, SyncLink.__table__)
+_INSERT_ENTRY = insert(_ENTRIES)
+_FINISH_ENTRY = (
+    update(_ENTRIES)
+    .where(_ENTRIES.c.id == bindparam("entry_id"))
+    .values(
+        outcome=bindparam("outcome"),
+        autotask_id=bindparam("autotask_id"),
+        error=bindparam("error"),
+        finished_at=bindparam("finished_at"),
+    )
+)
+_LINK_KEY = (
+    (_LINKS.c.connector_id == bindparam("key_connector"))
+    & (_LINKS.c.record_type == bindparam("key_type"))
+    & (_LINKS.c.hub_id == bindparam("key_hub"))
+)
+
+
+def _kept(column: str) -> Any:
+    """``column`` set to the parameter of the same name, or left as it is when that is NULL."""
+    col = _LINKS.c[column]
+    # a JSON column binds None as the JSON value null, which COALESCE would keep: bind it as SQL NULL
+    kind = JSON(none_as_null=True) if isinstance(col.type, JSON) else col.type
+    return func.coalesce(bindparam(f"new_{column}", type_=kind), col)
+
+
+_MARK_SYNCED = (
+    update(_LINKS)
+    .where(_LINK_KEY)
+    .values(
+        status="synced",
+        reason=None,
+        candidates=bindparam("new_candidates", type_=_LINKS.c.candidates.type),
+        op_id=bindparam("new_op_id"),
+        autotask_id=_kept("autotask_id"),
+        fingerprint=_kept("fingerprint"),
+        created_with=_kept("created_with"),
+        parent_autotask_id=_kept("parent_autotask_id"),
+        matching_key=_kept("matching_key"),
+        updated_at=bindparam("new_updated_at"),
+    )
+)
+
+
 def insert_entry(session: Session, entry: JournalEntry) -> None:
     """Write ``entry`` (a transient carrier) as a new journal row and set its id."""
     values = {c: getattr(entry, c) for c in _ENTRY_COLUMNS}
-    result = session.execute(insert(JournalEntry).values(**values))
+    result = session.execute(_INSERT_ENTRY, values)
     entry.id = int(result.inserted_primary_key[0])  # type: ignore[attr-defined]
 
 
@@ -167,10 +195,14 @@ def finish_entry(
     """Record the outcome of a journaled write."""
     entry.outcome, entry.autotask_id, entry.error, entry.finished_at = outcome, autotask_id, error, now()
     session.execute(
-        update(JournalEntry)
-        .where(JournalEntry.id == entry.id)
-        .values(outcome=outcome, autotask_id=autotask_id, error=error, finished_at=entry.finished_at)
-        .execution_options(synchronize_session=False)
+        _FINISH_ENTRY,
+        {
+            "entry_id": entry.id,
+            "outcome": outcome,
+            "autotask_id": autotask_id,
+            "error": error,
+            "finished_at": entry.finished_at,
+        },
     )
 
 
@@ -179,42 +211,46 @@ def _update_link(session: Session, entry: JournalEntry, record_type: str, hub_id
     link when it does not exist yet."""
     values["updated_at"] = now()
     result = session.execute(
-        update(SyncLink)
-        .where(
-            SyncLink.connector_id == entry.connector_id,
-            SyncLink.record_type == record_type,
-            SyncLink.hub_id == hub_id,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
+        update(_LINKS).where(_LINK_KEY).values(**values),
+        {"key_connector": entry.connector_id, "key_type": record_type, "key_hub": hub_id},
     )
     if getattr(result, "rowcount", 1) == 0:
-        link = get_or_create_link(session, entry.organization_id, entry.connector_id, record_type, hub_id)
-        for key, value in values.items():
-            setattr(link, key, value)
+        _create_link(session, entry, record_type, hub_id, values)
+
+
+def _create_link(
+    session: Session, entry: JournalEntry, record_type: str, hub_id: int, values: dict[str, Any]
+) -> None:
+    link = get_or_create_link(session, entry.organization_id, entry.connector_id, record_type, hub_id)
+    for key, value in values.items():
+        setattr(link, key, value)
 
 
 def mark_synced(session: Session, entry: JournalEntry, autotask_id: int | None) -> None:
-    """Apply a successful (or recovered) write to the links it covers."""
+    """Apply a successful (or recovered) write to the links it covers (one prepared UPDATE each)."""
     covers: dict[str, Any] = entry.covers or {}
-    for item in covers.get("records", []):
-        values: dict[str, Any] = {
-            "status": "synced",
-            "reason": None,
-            "candidates": [],
-            "op_id": entry.op_id,
+    records = covers.get("records", [])
+    for item in records:
+        params: dict[str, Any] = {
+            "key_connector": entry.connector_id,
+            "key_type": item["record_type"],
+            "key_hub": int(item["hub_id"]),
+            "new_candidates": [],
+            "new_op_id": entry.op_id,
+            "new_autotask_id": autotask_id,
+            "new_fingerprint": item.get("fingerprint"),
+            "new_created_with": (covers.get("created_with") or None) if item is records[0] else None,
+            "new_parent_autotask_id": covers.get("parent_autotask_id"),
+            "new_matching_key": entry.matching_key or None,
+            "new_updated_at": now(),
         }
-        if autotask_id is not None:
-            values["autotask_id"] = autotask_id
-        if item.get("fingerprint") is not None:
-            values["fingerprint"] = item["fingerprint"]
-        if covers.get("created_with") and item is covers["records"][0]:
-            values["created_with"] = covers["created_with"]
-        if "parent_autotask_id" in covers:
-            values["parent_autotask_id"] = covers["parent_autotask_id"]
-        if entry.matching_key:
-            values["matching_key"] = entry.matching_key
-        _update_link(session, entry, item["record_type"], int(item["hub_id"]), **values)
+        result = session.execute(_MARK_SYNCED, params)
+        if getattr(result, "rowcount", 1) == 0:
+            values = {
+                k.removeprefix("new_"): v for k, v in params.items() if k.startswith("new_") and v is not None
+            }
+            values.update(status="synced", reason=None, candidates=[])
+            _create_link(session, entry, item["record_type"], int(item["hub_id"]), values)
 
 
 def mark_error(session: Session, entry: JournalEntry, message: str) -> None:

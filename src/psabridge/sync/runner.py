@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from psabridge.autotask.errors import AutotaskError
 from psabridge.sync import journal as jr
-from psabridge.sync import readback
+from psabridge.sync import link_store, readback
 from psabridge.sync.applier import ApplyOutcome
 from psabridge.sync.batches import Batch
 from psabridge.sync.keys import PHASES
@@ -73,8 +73,9 @@ class RunRecorder:
     def record(self, batch: Batch, outcome: ApplyOutcome, check: ReadBack) -> None:
         """Write one batch's per-record results and update its links (drift, waiting)."""
         final = _final_statuses(outcome)
-        self._apply_read_back(batch, check, final)
+        self._apply_read_back(check, final)
         rows = []
+        waiting: list[link_store.StatusChange] = []
         for rec in batch.plan.records:
             status, reason, at_id = final.get(
                 (rec.record_type, rec.hub_id), (rec.status, rec.reason, rec.autotask_id)
@@ -91,9 +92,9 @@ class RunRecorder:
                     "autotask_id": at_id if at_id is not None else rec.autotask_id,
                 }
             )
-            link = batch.links.get((rec.record_type, rec.hub_id))
-            if status == "waiting" and reason and link is not None:
-                link.status, link.reason = status, reason
+            if status == "waiting" and reason:
+                waiting.append(link_store.StatusChange(rec.record_type, rec.hub_id, status, reason))
+        link_store.set_statuses(self.session, self.run.connector_id, waiting)
         if rows:
             self.session.execute(insert(RecordResult), rows)
         for res in outcome.results:
@@ -111,18 +112,19 @@ class RunRecorder:
             self.errors.append(check.error)
         self.session.commit()
 
-    def _apply_read_back(self, batch: Batch, check: ReadBack, final: Final) -> None:
+    def _apply_read_back(self, check: ReadBack, final: Final) -> None:
+        """A drift marks the subscription's link (both figures); a verified one clears an older drift."""
         drift_of = {d.expectation.subscription_id: d for d in check.drifts}
-        for sub_id in check.verified:
-            link = batch.links.get(("subscription", sub_id))
-            if link is None:
-                continue
+        links = link_store.current(self.session, self.run.connector_id, "subscription", check.verified)
+        changes: list[link_store.StatusChange] = []
+        for sub_id, link in links.items():
             drift = drift_of.get(sub_id)
             if drift is not None:
-                link.status, link.reason = DRIFT, drift.reason
+                changes.append(link_store.StatusChange("subscription", sub_id, DRIFT, drift.reason))
                 final[("subscription", sub_id)] = (DRIFT, drift.reason, link.autotask_id)
             elif link.status == DRIFT:
-                link.status, link.reason = "synced", None
+                changes.append(link_store.StatusChange("subscription", sub_id, "synced", None))
+        link_store.set_statuses(self.session, self.run.connector_id, changes)
 
     def finish(self, read_calls: int, paused: Exception | None, stopped: str | None = None) -> SyncRun:
         """Settle the run: counts, API calls and the final status."""

@@ -116,7 +116,7 @@ class HubSnapshot:
     sold_at: dict[int, frozenset[str]] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LinkState:
     """What the engine remembers about one hub record (a read-only copy of ``SyncLink``)."""
 
@@ -130,6 +130,8 @@ class LinkState:
     reason: str | None = None
     #: create-only values the record was created with (see ``SyncLink.created_with``)
     created_with: dict[str, Any] | None = None
+    #: suggested Autotask records shown until the user decides (None: not read)
+    candidates: list[dict[str, Any]] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
