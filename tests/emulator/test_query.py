@@ -279,3 +279,30 @@ def test_or_groups_narrowed_by_an_index_match_exactly_what_a_scan_does(
         ],
     }
     assert q(api, mixed) == [a, g]
+
+
+def test_or_groups_on_one_field_match_exactly_what_each_group_says(
+    api: httpx.Client, three: dict[str, int]
+) -> None:
+    """An ``or`` of groups that each name values of one field (the read-back's per-date unit queries) is
+    routed by that field's value: a record matches only a group that names it *and* whose other
+    conditions hold, case-insensitively for text, never one that names another value."""
+    a, b, g = three["alpha"], three["beta"], three["gamma"]
+
+    def group(names: list[str], city: str | None) -> dict[str, Any]:
+        cond: dict[str, Any] = {"op": "in", "field": "companyName", "value": names}
+        if city is None:
+            return cond
+        return {"op": "and", "items": [cond, {"op": "eq", "field": "city", "value": city}]}
+
+    groups = [
+        group(["ALPHA WIDGETS", "Gamma Tools"], "Boston"),  # alpha is in Berlin, gamma has no city
+        group(["Beta Widgets"], "boston"),
+        group(["nobody"], None),
+        group(["Gamma Tools"], None),
+        group(["Alpha Widgets"], "Paris"),
+    ]
+    assert sorted(q(api, {"op": "or", "items": groups})) == sorted([b, g])
+    assert a not in q(api, {"op": "or", "items": groups[:3] + groups[4:]})
+    ids = [{"op": "in", "field": "id", "value": [i]} for i in (a, g, 999_999, 999_998)]
+    assert sorted(q(api, {"op": "or", "items": ids})) == sorted([a, g])
