@@ -41,6 +41,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from psabridge.emulator.api_users import BAD_CODE_MESSAGE, UNKNOWN_USER_MESSAGE, ApiUser
 from psabridge.emulator.control import ZONE2_NAME, ZONE_PREFIXES, control_routes
 from psabridge.emulator.errors import EmulatorError
 from psabridge.emulator.faults import FaultBook
@@ -58,7 +59,7 @@ from psabridge.emulator.responses import (
 from psabridge.emulator.routes import RouteMatch, route_table
 from psabridge.emulator.rules import RuleSwitches
 from psabridge.emulator.schema import EntityDef
-from psabridge.emulator.tenant import BAD_CODE_MESSAGE, UNKNOWN_USER_MESSAGE, ApiUser, EmulatorTenant
+from psabridge.emulator.tenant import EmulatorTenant
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 500
