@@ -10,7 +10,7 @@ from pathlib import Path
 from psabridge.connectors import forms, service
 from psabridge.connectors.declarations import BY_NAME, SETTINGS, Kind
 from psabridge.connectors.settings import AutotaskConnectorSettings
-from psabridge.demo import LABELS
+from psabridge.demo_steps import LABELS
 
 REPO = Path(__file__).resolve().parents[2]
 

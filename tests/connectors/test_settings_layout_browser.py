@@ -40,7 +40,7 @@ def test_settings_labels_line_up_with_their_controls_at_1280(
     session_factory: sessionmaker[Session],
 ) -> None:
     from psabridge.connectors import service as connectors
-    from psabridge.demo import ensure_connector
+    from psabridge.demo_steps import ensure_connector
 
     admin = make_org_user(slug="acme", role="admin")
     with session_factory() as s:

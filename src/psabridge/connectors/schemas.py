@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from psabridge.connectors.models import Connector
 from psabridge.connectors.options import Option
-from psabridge.connectors.service import connector_settings
+from psabridge.connectors.queries import connector_settings
 from psabridge.connectors.settings import AutotaskConnectorSettings
 
 

@@ -15,21 +15,15 @@ zoneInformation (answered under either base) names zone 2 and its URL, and every
 base answers 401 with an empty body, which is what a client holding a stale zone URL sees
 (WYRE-AI/autotask-mcp PR #240). ``/_emulator/reset`` moves the tenant back.
 
-Pagination: pages of at most 500 items; ``nextPageUrl``/``prevPageUrl`` are absolute URLs on the zone that
-answered, ``<base>/ATServicesRest/V1.0/<Entity>/query/next?paging=<{"pageSize","previousIds","nextIds"}>
-&search=<the original search, or {} after a POST query>`` (Autotask's shape). ``query/next`` is not in the
-description but is real: POST it with the query's body after a POST query (GET answers 405 then), GET it
-after a GET ``?search=`` query. A child collection (``GET /Contracts/{id}/Services``) pages the same way,
-its search being the parent condition.
+Pagination: see :mod:`psabridge.emulator.paging`; what each operation does:
+:mod:`psabridge.emulator.operations`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 from collections import defaultdict
@@ -41,12 +35,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from psabridge.emulator.api_users import BAD_CODE_MESSAGE, UNKNOWN_USER_MESSAGE
 from psabridge.emulator.control import ZONE2_NAME, ZONE_PREFIXES, control_routes
 from psabridge.emulator.errors import EmulatorError
 from psabridge.emulator.faults import FaultBook
 from psabridge.emulator.limits import LimitSettings, RequestMeter
-from psabridge.emulator.metadata import entity_information, field_information, udf_information
-from psabridge.emulator.query import MISSING_FILTER, lower_keys, unknown_field
+from psabridge.emulator.operations import not_allowed, run_operation
 from psabridge.emulator.responses import (
     DroppedResponse,
     error_response,
@@ -57,76 +51,17 @@ from psabridge.emulator.responses import (
 )
 from psabridge.emulator.routes import RouteMatch, route_table
 from psabridge.emulator.rules import RuleSwitches
-from psabridge.emulator.schema import EntityDef
-from psabridge.emulator.tenant import BAD_CODE_MESSAGE, UNKNOWN_USER_MESSAGE, ApiUser, EmulatorTenant
+from psabridge.emulator.tenant import EmulatorTenant
 
 log = logging.getLogger(__name__)
-PAGE_SIZE = 500
 MAX_QUERY_STRING = 2048  # IIS maxQueryString default
 #: Reconstructed from n8n-nodes-autotask PR #107/#110 and its retry handler (exact prefix not captured).
 THREAD_LIMIT_MESSAGE = (
     "Thread Threshold Exceeded: the Autotask API thread threshold of {n} threads has been exceeded. "
     "Itgenatr005"
 )
-MAX_RECORDS_MESSAGE = f"maxCountOfRecordsToReturn must be between 1 and {PAGE_SIZE}"
 ZONE_MISSING_USER = "Zone information could not be determined"
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-_URL_SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!*()")
-
-
-def _no_constants(name: str) -> Any:
-    """NaN and Infinity are not JSON; Python would accept them and then emit invalid JSON."""
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def url_encode(text: str) -> str:
-    """Encode a query-string value as .NET's ``HttpUtility.UrlEncode`` does (lower-case ``%xx``, ``+``
-    for a space), which is how Autotask's ``nextPageUrl`` spells its parameters."""
-    out: list[str] = []
-    for byte in text.encode("utf-8"):
-        if byte in _URL_SAFE:
-            out.append(chr(byte))
-        elif byte == 0x20:
-            out.append("+")
-        else:
-            out.append(f"%{byte:02x}")
-    return "".join(out)
-
-
-@dataclasses.dataclass(frozen=True)
-class Paging:
-    """The ``paging`` parameter of a ``query/next`` URL: page size, the start ids of the earlier pages
-    (``-1``: from the first record) and the start id of the page asked for."""
-
-    page_size: int | None
-    previous_ids: list[int]
-    start: int
-
-    @classmethod
-    def parse(cls, raw: str | None) -> Paging:
-        if raw is None:
-            return cls(None, [], -1)
-        try:
-            data = json.loads(raw)
-            if not isinstance(data, dict):
-                raise ValueError
-            size = data.get("pageSize")
-            previous = data.get("previousIds") or []
-            nxt = data.get("nextIds") or [-1]
-            if size is not None and (isinstance(size, bool) or not isinstance(size, int)):
-                raise ValueError
-            ids = [*previous, *nxt]
-            if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-                raise ValueError
-            return cls(size, list(previous), int(nxt[0]))
-        except (ValueError, TypeError):
-            raise EmulatorError(500, ["The paging parameter is not valid."]) from None
-
-    @staticmethod
-    def encode(size: int, previous: list[int], start: int) -> str:
-        return json.dumps(
-            {"pageSize": size, "previousIds": previous, "nextIds": [start]}, separators=(",", ":")
-        )
 
 
 class Emulator:
@@ -165,15 +100,6 @@ class Emulator:
             404, f"No HTTP resource was found that matches the request URI '{request.url}'."
         )
 
-    @staticmethod
-    def _not_allowed(method: str, verbs: frozenset[str] | set[str]) -> EmulatorError:
-        return EmulatorError(
-            405,
-            [f"The requested resource does not support http method '{method}'."],
-            {"Allow": ", ".join(sorted(verbs))},
-            shape="message",
-        )
-
     def _thread_limited(self, status: int | None = None) -> Response:
         """The thread-limit rejection: 429, or 500 every Nth time (rules.thread_limit_500_every), as
         n8n-nodes-autotask's retry handler reports it may arrive with a non-429 status."""
@@ -203,7 +129,7 @@ class Emulator:
             )
         if len(parts) == 1 and parts[0].lower() == "zoneinformation":
             if method != "GET":
-                raise self._not_allowed(method, {"GET"})
+                raise not_allowed(method, {"GET"})
             return self._zone(request)
         if zone != self.zone:
             return unauthorized()  # this zone does not host the tenant (any more)
@@ -223,7 +149,7 @@ class Emulator:
         if match is None:
             return self._no_route(request)
         if method not in match.verbs:
-            raise self._not_allowed(method, match.verbs)
+            raise not_allowed(method, match.verbs)
         impersonate = self._impersonation(headers.get("impersonationresourceid"))
         endpoint = match.entity or match.segments[0]
         verb = self._verb(match, method)
@@ -254,7 +180,7 @@ class Emulator:
                 return error_response(429, ["Too many requests (injected fault)."], {"Retry-After": "1"})
             if failure is not None and failure.action == "thread_limit":
                 return self._thread_limited(failure.status)
-            response = await self._dispatch(request, match, method, user, impersonate)
+            response = await run_operation(self, request, match, method, user, impersonate)
             if failure is not None and failure.action == "drop_after_commit":
                 return DroppedResponse()
             return response
@@ -322,136 +248,6 @@ class Emulator:
         return {"POST": "create", "PATCH": "update", "PUT": "replace", "GET": "list", "DELETE": "delete"}[
             method
         ]
-
-    async def _body(self, request: Request) -> Any:
-        raw = await request.body()
-        if not raw.strip():
-            return None
-        try:
-            return json.loads(raw, parse_constant=_no_constants)
-        except (ValueError, UnicodeDecodeError):
-            raise EmulatorError(500, ["The request body is not valid JSON."]) from None
-
-    async def _dispatch(
-        self, request: Request, match: RouteMatch, method: str, user: ApiUser, impersonate: int | None
-    ) -> Response:
-        tenant = self.tenant
-        segs = [s.lower() for s in match.segments]
-        if match.entity is None:
-            if segs == ["thresholdinformation"]:
-                s = self.meter.settings
-                return json_response(
-                    {
-                        "externalRequestThreshold": s.hourly_limit,
-                        "requestThresholdTimeframe": max(1, round(s.window_seconds / 60)),
-                        "currentTimeframeRequestCount": self.meter.count(),
-                    }
-                )
-            raise EmulatorError(404, [f"The emulator does not implement {match.template}."])
-        entity = match.entity
-        edef = tenant.defs[entity]
-        parent_id = match.params.get("parentId")
-        if "entityinformation" in segs:
-            return self._metadata(edef, segs[-1])
-        if segs[-1] in ("query", "count", "next"):
-            if method == "GET":
-                search = request.query_params.get("search")
-                if segs[-1] == "next" and (search is None or search.strip() in ("", "{}")):
-                    raise self._not_allowed(method, {"POST"})  # the next page of a POST query
-                if search is None:
-                    raise EmulatorError(500, [MISSING_FILTER])
-                try:
-                    query = json.loads(search, parse_constant=_no_constants)
-                except ValueError:
-                    raise EmulatorError(500, ["The search parameter is not valid JSON."]) from None
-                search_text = search
-            else:
-                query = await self._body(request)
-                search_text = "{}"
-            rows = tenant.query(entity, query, parent_id)
-            if segs[-1] == "count":
-                return json_response({"queryCount": len(rows)})
-            return self._page(request, edef, rows, query, search_text)
-        if segs[-1] == "{id}":
-            item_id = match.params["id"]
-            if method == "DELETE":
-                return json_response({"itemId": tenant.delete(entity, item_id, parent_id=parent_id)})
-            return json_response({"item": tenant.get(entity, item_id, parent_id)})
-        if method == "GET":  # child collection: GET /Contracts/{parentId}/Services
-            pfield = edef.parent_field or "id"
-            search = json.dumps({"filter": [{"op": "eq", "field": pfield, "value": parent_id}]})
-            return self._page(request, edef, tenant.children(entity, parent_id or 0), None, search)
-        body = await self._body(request)
-        if method == "POST":
-            new_id = tenant.create(entity, body, parent_id=parent_id, actor=user, impersonate=impersonate)
-            return json_response({"itemId": new_id})
-        item_id = tenant.update(entity, body, parent_id=parent_id, replace=method == "PUT", actor=user)
-        return json_response({"itemId": item_id})
-
-    def _page(
-        self, request: Request, edef: EntityDef, rows: list[dict[str, Any]], query: Any, search_text: str
-    ) -> Response:
-        """One page of ``rows`` (ordered by id) and Autotask-shaped links to its neighbours."""
-        q = lower_keys(query) if isinstance(query, dict) else {}
-        paging = Paging.parse(request.query_params.get("paging"))
-        size = PAGE_SIZE
-        max_records = q.get("maxrecords")
-        if max_records is not None:
-            if (
-                isinstance(max_records, bool)
-                or not isinstance(max_records, int)
-                or not 1 <= max_records <= PAGE_SIZE
-            ):
-                raise EmulatorError(500, [MAX_RECORDS_MESSAGE])
-            size = max_records
-        elif paging.page_size is not None and 1 <= paging.page_size <= PAGE_SIZE:
-            size = paging.page_size
-        include = self._include(edef, q.get("includefields"))
-        first = bisect.bisect_left(rows, paging.start, key=lambda r: int(r["id"]))
-        page = rows[first : first + size]
-        next_url = prev_url = None
-        root = f"{request.state.api_root}/{edef.name}/query/next"
-        search = url_encode(search_text)
-        if first + size < len(rows):
-            nxt = Paging.encode(size, [*paging.previous_ids, paging.start], int(rows[first + size]["id"]))
-            next_url = f"{root}?paging={url_encode(nxt)}&search={search}"
-        if paging.previous_ids:
-            prev = Paging.encode(size, paging.previous_ids[:-1], paging.previous_ids[-1])
-            prev_url = f"{root}?paging={url_encode(prev)}&search={search}"
-        items = [({k: r.get(k) for k in include} if include else dict(r)) for r in page]
-        return json_response(
-            {
-                "items": items,
-                "pageDetails": {
-                    "count": len(items),
-                    "requestCount": size,
-                    "prevPageUrl": prev_url,
-                    "nextPageUrl": next_url,
-                },
-            }
-        )
-
-    @staticmethod
-    def _include(edef: EntityDef, raw: Any) -> list[str] | None:
-        if not raw:
-            return None
-        if not isinstance(raw, list):
-            raise EmulatorError(500, ["IncludeFields must be an array of field names."])
-        names = ["id"]
-        for name in raw:
-            fdef = edef.find(str(name))
-            if fdef is None:
-                raise EmulatorError(500, [unknown_field(str(name), edef)])
-            if fdef.name not in names:
-                names.append(fdef.name)
-        return names
-
-    def _metadata(self, edef: EntityDef, kind: str) -> Response:
-        if kind == "fields":
-            return json_response(field_information(self.tenant, edef))
-        if kind == "userdefinedfields":
-            return json_response(udf_information(self.tenant, edef))
-        return json_response(entity_information(self.routes, edef))
 
     # ----- control API -------------------------------------------------------------------------
     def reset(self) -> None:
