@@ -8,17 +8,14 @@ at most 3 in flight per Autotask entity. An operation whose dependency failed is
 
 from __future__ import annotations
 
-import heapq
-import json
 import logging
 import queue
 import threading
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,44 +23,26 @@ from sqlalchemy.orm import Session, sessionmaker
 from psabridge.autotask.errors import AutotaskError, BudgetExhaustedError, OutcomeUnknownError
 from psabridge.autotask.outcomes import Outcome, rule_for
 from psabridge.sync import journal as jr
+from psabridge.sync.apply_results import ApplyOutcome, BudgetPaused, OpResult
 from psabridge.sync.keys import parse_ref, ref
 from psabridge.sync.models import JournalEntry
 from psabridge.sync.planner import Operation, Plan
 from psabridge.sync.reader import AutotaskApi
+from psabridge.sync.schedule import Schedule, dependencies
 
 log = logging.getLogger(__name__)
+
 
 #: Operations in flight per Autotask entity (Autotask allows 3 concurrent requests per endpoint; the
 #: client enforces the same limit for every caller of the process).
 PER_ENDPOINT = 3
-#: Upper bound of worker threads (3 per entity of the plan).
-MAX_WORKERS = 30
-
-
-class BudgetPaused(Exception):
-    """The tenant's hourly API budget (or our configured share of it) is used up."""
-
-    def __init__(self, resume_at: datetime | None) -> None:
-        super().__init__("API budget exhausted")
-        self.resume_at = resume_at
-
-
-@dataclass
-class OpResult:
-    op: Operation
-    status: str  # synced | error | waiting | not_sent
-    autotask_id: int | None = None
-    reason: str | None = None
-
-
-@dataclass
-class ApplyOutcome:
-    results: list[OpResult] = field(default_factory=list)
-    paused: BudgetPaused | None = None
-
-    @property
-    def failed(self) -> int:
-        return sum(1 for r in self.results if r.status == "error")
+#: Operations per entity started beyond the 3 on the wire: they write their journal intent and wait at
+#: the client's endpoint slot, so a slot that frees is taken by a request at once instead of after the
+#: next operation's journal write (per call, that write and the previous outcome's made every request of
+#: the busiest endpoint last latency + a few ms: wall time 1.25x the floor at 100 ms).
+AHEAD = 2
+#: Upper bound of worker threads ((3 + AHEAD) per entity of the plan).
+MAX_WORKERS = 48
 
 
 @dataclass
@@ -148,7 +127,6 @@ class _Runner:
         if op.created_with:
             covers["created_with"] = op.created_with
         session = ctx.session_factory()
-        _fast_commits(session)
         try:
             # The entry is a plain carrier; rows are written with Core statements (an ORM flush per
             # journal step costs more CPU than the HTTP call it guards).
@@ -193,8 +171,14 @@ class _Runner:
     def _writing(self, session: Session) -> Iterator[None]:
         """One journal transaction, committed at the end. On SQLite the writer threads queue on a lock
         here instead of in SQLite's busy handler, which sleeps in growing steps while the file is locked
-        (most of a sync's time went there); PostgreSQL takes concurrent writers as they come."""
+        (most of a sync's time went there); PostgreSQL takes concurrent writers as they come.
+
+        The session takes its pooled connection only here, inside the lock, and gives it back at the
+        commit: an operation waiting for the lock or for its endpoint's slot holds no connection (with
+        more operations started than connections in the pool, holding one while waiting ran the pool
+        dry: "QueuePool limit … reached" after 30 s)."""
         with self.write_lock:
+            _fast_commits(session)
             yield
             session.commit()
 
@@ -300,140 +284,34 @@ def _message(exc: Exception) -> str:
     return str(exc) or exc.__class__.__name__
 
 
-def _refs(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        if set(value) == {"$ref"}:
-            yield str(value["$ref"])
-            return
-        for v in value.values():
-            yield from _refs(v)
-
-
-def dependencies(ops: list[Operation]) -> list[set[int]]:
-    """For each operation, the operations that must succeed before it may run.
-
-    * a reference (``$ref``) to a record created (or linked) by another operation of the plan;
-    * adjustments of one contract service run in date order (so units read back are unambiguous);
-    * contract services of the same service on one contract run one after the other (the first by a
-      plain create, repeats through an adjustment that must not be confused with a concurrent one).
-    """
-    producer: dict[str, int] = {}
-    for i, op in enumerate(ops):
-        if op.verb in ("create", "link"):
-            producer[ref(op.record_type, op.hub_id)] = i
-    deps: list[set[int]] = [set() for _ in ops]
-    last_adjustment: dict[str, int] = {}
-    same_service: dict[str, int] = {}
-    for i, op in enumerate(ops):
-        for r in (*_refs(op.body), *_refs(op.parent)):
-            j = producer.get(r)
-            if j is not None and j != i:
-                deps[i].add(j)
-        if op.verb == "adjust":
-            key = json.dumps(op.body.get("contractServiceID"), sort_keys=True)
-            if key in last_adjustment:
-                deps[i].add(last_adjustment[key])
-            last_adjustment[key] = i
-        elif op.entity == "ContractServices" and op.verb == "create":
-            key = json.dumps([op.body.get("contractID"), op.body.get("serviceID")], sort_keys=True)
-            if key in same_service:
-                deps[i].add(same_service[key])
-            same_service[key] = i
-    return deps
-
-
-class _Schedule:
-    """The plan's operations as a dependency graph: which may start (per entity), which are settled.
-
-    Ready operations of an entity start longest-chain first: an operation that unlocks a long chain of
-    others (a company before its contract, services and adjustments) goes before one that unlocks
-    nothing, so every endpoint's slots stay busy along the dependency order and the wall time approaches
-    the busiest endpoint's floor.
-    """
-
-    def __init__(self, ops: list[Operation], outcome: ApplyOutcome, progress: Any) -> None:
-        self.ops = ops
-        self.outcome = outcome
-        self.progress = progress
-        deps = dependencies(ops)
-        self.dependants: list[list[int]] = [[] for _ in ops]
-        self.remaining = [len(d) for d in deps]
-        for i, ds in enumerate(deps):
-            for j in ds:
-                self.dependants[j].append(i)
-        self.chain = self._chain_lengths()
-        self.ready: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        self.settled: set[int] = set()
-        for i, n in enumerate(self.remaining):
-            if n == 0:
-                self._push(i)
-
-    def _chain_lengths(self) -> list[int]:
-        """Length of the longest chain of dependants below each operation (dependants come later)."""
-        chain = [1] * len(self.ops)
-        for i in range(len(self.ops) - 1, -1, -1):
-            for j in self.dependants[i]:
-                chain[i] = max(chain[i], chain[j] + 1)
-        return chain
-
-    def _push(self, i: int) -> None:
-        heapq.heappush(self.ready[self.ops[i].entity], (-self.chain[i], i))
-
-    def pop_ready(self, entity: str) -> int | None:
-        queue = self.ready.get(entity)
-        while queue:
-            _, i = heapq.heappop(queue)
-            if i not in self.settled:
-                return i
-        return None
-
-    def settle(self, i: int, result: OpResult) -> None:
-        self.settled.add(i)
-        self.outcome.results.append(result)
-        if self.progress:
-            self.progress(result.op, result.status)
-        if result.status == "synced":
-            for j in self.dependants[i]:
-                self.remaining[j] -= 1
-                if self.remaining[j] == 0 and j not in self.settled:
-                    self._push(j)
-            return
-        paused = result.status == "not_sent"
-        for j in self.dependants[i]:  # everything downstream waits for this record
-            if j not in self.settled:
-                reason = "Paused: API budget exhausted" if paused else f"Waiting for {self.ops[i].label}"
-                self.settle(j, OpResult(self.ops[j], "not_sent" if paused else "waiting", reason=reason))
-
-    def unsettled(self) -> list[int]:
-        return [i for i in range(len(self.ops)) if i not in self.settled]
-
-
 def apply(plan: Plan, ctx: ApplyContext) -> ApplyOutcome:
     """Execute exactly the operations of ``plan`` (journaled). Stops early when the budget runs out.
 
     Scheduling follows the dependencies between operations rather than phase barriers: a contact is
     written as soon as its company exists, a contract as soon as its company does, and so on, with at
-    most ``PER_ENDPOINT`` operations in flight per Autotask entity (the tenant's concurrency limit). The
-    set of operations is exactly the plan's; only independent operations overlap.
+    most ``PER_ENDPOINT`` requests in flight per Autotask entity (the tenant's concurrency limit, held by
+    the client) and ``AHEAD`` more operations journaled and waiting for a slot. The set of operations is
+    exactly the plan's; only independent operations overlap.
     """
     runner = _Runner(ctx)
     outcome = ApplyOutcome()
     ops = list(plan.operations)
     for op in ops:
         ctx.labels.setdefault(ref(op.record_type, op.hub_id), op.label)
-    schedule = _Schedule(ops, outcome, ctx.progress)
+    schedule = Schedule(ops, outcome, ctx.progress)
     entities = sorted({op.entity for op in ops})
     in_flight: dict[Future[OpResult], int] = {}
     # finished operations, in the order they finished: one queue instead of ``wait(FIRST_COMPLETED)``
     # over every future in flight (which registers a waiter on each, per completion)
     finished: queue.SimpleQueue[Future[OpResult]] = queue.SimpleQueue()
     busy: Counter[str] = Counter()
-    workers = max(1, PER_ENDPOINT * len(entities))
+    per_entity = PER_ENDPOINT + AHEAD
+    workers = max(1, per_entity * len(entities))
     with ThreadPoolExecutor(max_workers=min(workers, MAX_WORKERS)) as pool:
         while True:
             if not runner.stop.is_set():
                 for entity in entities:
-                    while busy[entity] < PER_ENDPOINT and (i := schedule.pop_ready(entity)) is not None:
+                    while busy[entity] < per_entity and (i := schedule.pop_ready(entity)) is not None:
                         busy[entity] += 1
                         future = pool.submit(runner.run_op, ops[i])
                         in_flight[future] = i
@@ -474,4 +352,13 @@ def ids_from_links(links: dict[tuple[str, int], Any]) -> dict[str, int]:
     return out
 
 
-__all__ = ["ApplyContext", "ApplyOutcome", "BudgetPaused", "OpResult", "apply", "ids_from_links", "parse_ref"]
+__all__ = [
+    "ApplyContext",
+    "ApplyOutcome",
+    "BudgetPaused",
+    "OpResult",
+    "apply",
+    "dependencies",
+    "ids_from_links",
+    "parse_ref",
+]
