@@ -2,10 +2,11 @@
 
 A tab's rows are hub records (and, on Changes, records only the sync engine knows: initial units and
 cancellations) with the status of their sync link; a record without a link is "pending". A section is one
-SELECT — or a UNION ALL of arms sorted together — yielding ``record_type``, ``hub_id``, ``status`` and
-sort keys ``k1..k3``; its status is the LEFT JOINed link's (``COALESCE(status, 'pending')``), so a status
-filter and the counts per status are SQL too (``GROUP BY``), and a page is ``ORDER BY k1, k2, k3 LIMIT
-OFFSET`` (offset paging: the sort keys are indexed, counts are one GROUP BY per section).
+SELECT — or a UNION ALL of arms sorted together — yielding ``record_type``, ``hub_id`` and sort keys
+``k1..k4``; a row's status is its LEFT JOINed link's (``COALESCE(status, 'pending')``), so a status
+filter and the counts per status are SQL too (``GROUP BY``), and a page is ``ORDER BY k1..k4 LIMIT
+OFFSET``: offset paging, on sort keys an index already holds in order (a deep page costs an index walk
+to its offset, no sort). Counts are cached per data version (:mod:`psabridge.psa_integration.count_cache`).
 
 Everything is scoped to the organization. The Products tab is not here: the catalog is small (products
 times the frequencies they are sold at), and its rows are ordered in Python (see ``tab_pages``).
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
+    Select,
     and_,
     exists,
     func,
@@ -39,48 +40,93 @@ PENDING = "pending"
 ENGINE_ONLY = ("cancellation", "subscription_start")
 
 
-def _link(org: int, record_type: Any, hub_id: Any) -> tuple[Any, ColumnElement[bool]]:
-    """An aliased sync link and the LEFT JOIN condition tying it to one hub record."""
-    link = aliased(SyncLink)
-    on = and_(link.organization_id == org, link.record_type == record_type, link.hub_id == hub_id)
-    return link, on
+@dataclass(frozen=True)
+class Arm:
+    """One SELECT of a section: its rows' ``record_type``, ``hub_id`` and sort keys ``k1..k3`` from
+    ``base`` (FROM/JOIN/WHERE, no link yet), and how a row finds its sync link."""
+
+    base: Select[Any]
+    org: int
+    #: the link's record type (a literal), or None when the rows are links themselves (``base`` is
+    #: then FROM sync_links and ``link_hub_id`` is unused)
+    record_type: str | None
+    link_hub_id: Any = None
+
+    def _with_link(self, query: Select[Any], *, inner: bool) -> tuple[Select[Any], Any]:
+        if self.record_type is None:
+            return query, SyncLink
+        link = aliased(SyncLink)
+        on = and_(
+            link.organization_id == self.org,
+            link.record_type == self.record_type,
+            link.hub_id == self.link_hub_id,
+        )
+        return (query.join(link, on) if inner else query.outerjoin(link, on)), link
+
+    def rows(self, status: str | None) -> Select[Any]:
+        """The arm's rows (only those of ``status`` if given), without a status column."""
+        if not status:
+            return self.base
+        if status == PENDING and self.record_type is not None:
+            query, link = self._with_link(self.base, inner=False)
+            return query.where(or_(link.id.is_(None), link.status == PENDING))
+        query, link = self._with_link(self.base, inner=True)
+        return query.where(link.status == status)
+
+    def counts(self) -> Select[Any]:
+        """``(status, count)`` of the arm's rows."""
+        query, link = self._with_link(self.base, inner=False)
+        status = func.coalesce(link.status, PENDING)
+        sub = query.add_columns(status.label("status")).subquery()
+        return select(sub.c.status, func.count()).group_by(sub.c.status)
 
 
-def _status(link: Any) -> ColumnElement[str]:
-    return func.coalesce(link.status, PENDING).label("status")
+KEYS = ("k1", "k2", "k3", "k4")
+
+
+def _cols(record_type: Any, hub_id: Any, *keys: Any) -> list[Any]:
+    """The columns of an arm: record type, hub id and the sort keys (constants padded to four)."""
+    padded = [*keys, *([0] * (len(KEYS) - len(keys)))]
+    return [
+        (literal(record_type) if isinstance(record_type, str) else record_type).label("record_type"),
+        hub_id.label("hub_id"),
+        *(
+            (literal(k) if isinstance(k, int) else k).label(name)
+            for k, name in zip(padded, KEYS, strict=True)
+        ),
+    ]
 
 
 @dataclass(frozen=True)
 class Section:
-    """Ordered rows of a tab: one SELECT or a UNION ALL of arms with the same columns."""
+    """Ordered rows of a tab: one arm, or a UNION ALL of arms sorted together (``ORDER BY`` on the
+    compound, so SQLite and PostgreSQL merge the arms' index-ordered streams instead of sorting)."""
 
-    arms: tuple[Any, ...]
+    arms: tuple[Arm, ...]
 
-    def subquery(self, status: str | None = None) -> Any:
-        arms = [a.where(a.selected_columns.status == status) if status else a for a in self.arms]
-        query: Any = arms[0] if len(arms) == 1 else union_all(*arms)
-        return query.subquery()
+    def ordered(self, status: str | None) -> Any:
+        arms = [a.rows(status) for a in self.arms]
+        if len(arms) == 1:
+            q = arms[0]
+            return q.order_by(*(q.selected_columns[k] for k in KEYS))
+        compound = union_all(*arms)
+        return compound.order_by(*(compound.selected_columns[k] for k in KEYS))
 
     def counts(self, session: Session) -> dict[str, int]:
-        sub = self.subquery()
-        return {
-            str(status): int(n)
-            for status, n in session.execute(select(sub.c.status, func.count()).group_by(sub.c.status))
-        }
+        out: dict[str, int] = {}
+        for arm in self.arms:
+            for status, n in session.execute(arm.counts()):
+                out[str(status)] = out.get(str(status), 0) + int(n)
+        return out
 
     def page(self, session: Session, status: str | None, offset: int, limit: int) -> list[tuple[str, int]]:
-        sub = self.subquery(status)
-        rows = session.execute(
-            select(sub.c.record_type, sub.c.hub_id)
-            .order_by(sub.c.k1, sub.c.k2, sub.c.k3)
-            .limit(limit)
-            .offset(offset)
-        )
-        return [(str(rt), int(hid)) for rt, hid in rows]
+        rows = session.execute(self.ordered(status).limit(limit).offset(offset))
+        return [(str(row.record_type), int(row.hub_id)) for row in rows]
 
     def position(self, session: Session, status: str | None, record_type: str, hub_id: int) -> int | None:
         """How many rows come before this record (None: not a row of the section)."""
-        sub = self.subquery(status)
+        arms = [a.rows(status) for a in self.arms]
+        sub = (arms[0] if len(arms) == 1 else union_all(*arms)).subquery()
         keys = session.execute(
             select(sub.c.k1, sub.c.k2, sub.c.k3).where(
                 sub.c.record_type == record_type, sub.c.hub_id == hub_id
@@ -93,113 +139,69 @@ class Section:
 
 
 def _customers(org: int) -> list[Section]:
-    a_link, a_on = _link(org, "account", hub.Account.id)
-    accounts = (
-        select(
-            literal("account").label("record_type"),
-            hub.Account.id.label("hub_id"),
-            _status(a_link),
-            hub.Account.name.label("k1"),
-            hub.Account.id.label("k2"),
-            literal(0).label("k3"),
-        )
-        .outerjoin(a_link, a_on)
-        .where(hub.Account.organization_id == org)
+    accounts = select(*_cols("account", hub.Account.id, hub.Account.name, hub.Account.id, 0)).where(
+        hub.Account.organization_id == org
     )
     owner = aliased(hub.Account)
-    c_link, c_on = _link(org, "contact", hub.Contact.id)
     contacts = (
-        select(
-            literal("contact").label("record_type"),
-            hub.Contact.id.label("hub_id"),
-            _status(c_link),
-            owner.name.label("k1"),
-            owner.id.label("k2"),
-            literal(1).label("k3"),
-        )
+        select(*_cols("contact", hub.Contact.id, owner.name, owner.id, 1))
         .select_from(owner)
         .join(
             hub.Contact, and_(hub.Contact.id == owner.primary_contact_id, hub.Contact.organization_id == org)
         )
-        .outerjoin(c_link, c_on)
         .where(owner.organization_id == org)
     )
-    return [Section((accounts, contacts))]
+    return [
+        Section(
+            (
+                Arm(accounts, org, "account", hub.Account.id),
+                Arm(contacts, org, "contact", hub.Contact.id),
+            )
+        )
+    ]
 
 
 def _agreements(org: int) -> list[Section]:
-    link, on = _link(org, "billing_contract", hub.BillingContract.id)
+    c, a = hub.BillingContract, hub.Account
+    # by customer (name, then id: two customers of one name are not interleaved), then contract name:
+    # the (organization_id, name, id) index of accounts and (account_id, name, id) of contracts give
+    # this order without a sort
     contracts = (
-        select(
-            literal("billing_contract").label("record_type"),
-            hub.BillingContract.id.label("hub_id"),
-            _status(link),
-            hub.Account.name.label("k1"),
-            hub.BillingContract.name.label("k2"),
-            hub.BillingContract.id.label("k3"),
-        )
-        .join(hub.Account, hub.Account.id == hub.BillingContract.account_id)
-        .outerjoin(link, on)
-        .where(hub.BillingContract.organization_id == org)
+        select(*_cols("billing_contract", c.id, a.name, a.id, c.name, c.id))
+        .select_from(a)
+        .join(c, a.id == c.account_id)
+        .where(a.organization_id == org, c.organization_id == org)
     )
-    return [Section((contracts,))]
+    return [Section((Arm(contracts, org, "billing_contract", c.id),))]
 
 
 def _services(org: int) -> list[Section]:
-    link, on = _link(org, "subscription", hub.Subscription.id)
-    subscriptions = (
-        select(
-            literal("subscription").label("record_type"),
-            hub.Subscription.id.label("hub_id"),
-            _status(link),
-            hub.Subscription.id.label("k1"),
-            literal(0).label("k2"),
-            literal(0).label("k3"),
-        )
-        .outerjoin(link, on)
-        .where(hub.Subscription.organization_id == org)
-    )
-    return [Section((subscriptions,))]
+    s = hub.Subscription
+    subscriptions = select(*_cols("subscription", s.id, s.id, 0, 0)).where(s.organization_id == org)
+    return [Section((Arm(subscriptions, org, "subscription", s.id),))]
 
 
 def _changes(org: int) -> list[Section]:
     log = hub.LicenseChangeLog
     active = and_(log.organization_id == org, log.status == "active")
-    arms = []
-    for record_type, k3, shown in (
-        (
-            "license_change_log",
-            0,
-            or_(log.quantity_after != log.quantity_before, log.unit_price.is_not(None), not_(log.is_refund)),
-        ),
-        ("refund", 1, and_(log.is_refund, log.refund_amount.is_not(None), log.refund_amount != 0)),
-    ):
-        link, on = _link(org, record_type, log.id)
-        arms.append(
-            select(
-                literal(record_type).label("record_type"),
-                log.id.label("hub_id"),
-                _status(link),
-                log.effective_date.label("k1"),
-                log.id.label("k2"),
-                literal(k3).label("k3"),
-            )
-            .outerjoin(link, on)
-            .where(active, shown)
-        )
+    changes = select(*_cols("license_change_log", log.id, log.effective_date, log.id, 0)).where(
+        active,
+        or_(log.quantity_after != log.quantity_before, log.unit_price.is_not(None), not_(log.is_refund)),
+    )
+    refunds = select(*_cols("refund", log.id, log.effective_date, log.id, 1)).where(
+        active, log.is_refund, log.refund_amount.is_not(None), log.refund_amount != 0
+    )
     engine_only = select(
-        SyncLink.record_type.label("record_type"),
-        SyncLink.hub_id.label("hub_id"),
-        SyncLink.status.label("status"),
-        SyncLink.record_type.label("k1"),
-        SyncLink.hub_id.label("k2"),
-        literal(0).label("k3"),
+        *_cols(SyncLink.record_type, SyncLink.hub_id, SyncLink.record_type, SyncLink.hub_id, 0)
     ).where(
         SyncLink.organization_id == org,
         SyncLink.record_type.in_(ENGINE_ONLY),
         exists().where(hub.Subscription.id == SyncLink.hub_id, hub.Subscription.organization_id == org),
     )
-    return [Section(tuple(arms)), Section((engine_only,))]
+    return [
+        Section((Arm(changes, org, "license_change_log", log.id), Arm(refunds, org, "refund", log.id))),
+        Section((Arm(engine_only, org, None),)),
+    ]
 
 
 SECTIONS = {"customers": _customers, "agreements": _agreements, "services": _services, "changes": _changes}

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from psabridge.hub import models as hub
+from psabridge.psa_integration import count_cache
 from psabridge.psa_integration.labels import labels
 from psabridge.psa_integration.rows import NOT_PLANNED, TABS_BY_KEY, Row, TabView, name_rows
 from psabridge.psa_integration.sections import PENDING, sections
@@ -107,7 +108,9 @@ def tab_view(
     if tab_key == "products":
         return _products_view(session, organization_id, status=status, page=page, size=size, row=row)
     secs = sections(tab_key, organization_id)
-    sec_counts = [sec.counts(session) for sec in secs]
+    sec_counts = count_cache.cached(
+        session, organization_id, f"counts:{tab_key}", lambda: [sec.counts(session) for sec in secs]
+    )
     counts: Counter[str] = Counter()
     for c in sec_counts:
         counts.update(c)
@@ -160,7 +163,9 @@ def product_keys(session: Session, organization_id: int) -> list[Key]:
 def _products_view(
     session: Session, organization_id: int, *, status: str | None, page: int, size: int, row: Key | None
 ) -> TabView:
-    keys = product_keys(session, organization_id)
+    keys = count_cache.cached(
+        session, organization_id, "products", lambda: product_keys(session, organization_id)
+    )
     links = links_of(session, organization_id, keys)
     status_of = {k: links[k].status if k in links else PENDING for k in keys}
     counts = Counter(status_of.values())

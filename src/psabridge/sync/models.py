@@ -29,6 +29,8 @@ class SyncLink(Base):
         # the PSA Integration tabs: a page's statuses, and counts per status (migration 0007)
         Index("ix_sync_links_org_record", "organization_id", "record_type", "hub_id", "status"),
         Index("ix_sync_links_org_status", "organization_id", "status", "record_type"),
+        # the data version the tabs' cached counts are checked against (psa_integration.count_cache)
+        Index("ix_sync_links_org_updated", "organization_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
