@@ -43,6 +43,8 @@ router = APIRouter(prefix="/psa-integration", include_in_schema=False)
 PAGE_SIZE = tab_pages.PAGE_SIZE
 #: ``?page=`` of the tabs and run pages (past the last page shows the last page)
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
+#: a record status as a filter (``needs_link``, ``written``): anything else is refused (422), not searched
+STATUS_PATTERN = r"^[a-z_]{0,40}$"
 PageSize = Annotated[int, Query(ge=1, le=tab_pages.MAX_PAGE_SIZE)]
 NOTICES = {
     "linked": "Linked. The next push writes the hub's fields and the matching key into that Autotask record.",
@@ -98,7 +100,7 @@ def run_page(
     run_id: PathId,
     db: DbSession,
     user: CurrentUser,
-    status: Annotated[str | None, Query(max_length=40)] = None,
+    status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
     page: PageNumber = 1,
 ) -> Response:
     """A run: its counts, and its per-record results a page at a time (counts per status from the

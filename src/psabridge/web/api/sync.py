@@ -103,7 +103,7 @@ class RecordsPage(BaseModel):
 
     limit: int = Field(default=RECORDS_LIMIT, ge=1, le=MAX_RECORDS_LIMIT, description="Results per page.")
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description="Results to skip.")
-    status: Annotated[str | None, Field(max_length=40)] = Field(
+    status: Annotated[str | None, Field(pattern=r"^[a-z_]{1,40}$")] = Field(
         default=None, description="Only results of this status (or 'written': those the run wrote)."
     )
 
