@@ -19,6 +19,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
@@ -105,6 +106,9 @@ class Account(HubRecord):
 
     __tablename__ = "accounts"
     __table_args__ = (
+        Index("ix_accounts_org_id", "organization_id", "id"),
+        Index("ix_accounts_org_updated", "organization_id", "updated_at"),
+        Index("ix_accounts_org_name", "organization_id", "name", "id"),
         UniqueConstraint("organization_id", "external_id"),
         CheckConstraint(_in("status", ACCOUNT_STATUSES), name="status"),
     )
@@ -132,7 +136,11 @@ class Contact(HubRecord):
     """A person at a customer; becomes an Autotask Contact under the account's Company."""
 
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("organization_id", "external_id"),)
+    __table_args__ = (
+        Index("ix_contacts_org_id", "organization_id", "id"),
+        Index("ix_contacts_org_updated", "organization_id", "updated_at"),
+        UniqueConstraint("organization_id", "external_id"),
+    )
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     first_name: Mapped[str] = mapped_column(String(100))
@@ -149,6 +157,7 @@ class Product(HubRecord):
 
     __tablename__ = "products"
     __table_args__ = (
+        Index("ix_products_org_id", "organization_id", "id"),
         UniqueConstraint("organization_id", "external_id"),
         CheckConstraint(_in("kind", PRODUCT_KINDS), name="kind"),
     )
@@ -168,6 +177,9 @@ class BillingContract(HubRecord):
 
     __tablename__ = "billing_contracts"
     __table_args__ = (
+        Index("ix_billing_contracts_org_id", "organization_id", "id"),
+        Index("ix_billing_contracts_org_updated", "organization_id", "updated_at"),
+        Index("ix_billing_contracts_account_name", "account_id", "name", "id"),
         UniqueConstraint("organization_id", "external_id"),
         CheckConstraint(_in("contract_type", CONTRACT_TYPES), name="contract_type"),
         CheckConstraint(_in("billing_frequency", BILLING_FREQUENCIES), name="billing_frequency"),
@@ -195,6 +207,11 @@ class Subscription(HubRecord):
 
     __tablename__ = "subscriptions"
     __table_args__ = (
+        Index("ix_subscriptions_org_id", "organization_id", "id"),
+        Index("ix_subscriptions_org_updated", "organization_id", "updated_at"),
+        Index(
+            "ix_subscriptions_org_product_contract", "organization_id", "product_id", "billing_contract_id"
+        ),
         UniqueConstraint("organization_id", "external_id"),
         CheckConstraint(_in("status", SUBSCRIPTION_STATUSES), name="status"),
         CheckConstraint("quantity >= 0", name="quantity"),
@@ -221,6 +238,29 @@ class LicenseChangeLog(HubRecord):
 
     __tablename__ = "license_change_logs"
     __table_args__ = (
+        Index("ix_license_change_logs_org_id", "organization_id", "id"),
+        Index("ix_license_change_logs_org_updated", "organization_id", "updated_at"),
+        # covering (the Changes tab's conditions), see migration 0007
+        Index(
+            "ix_license_change_logs_org_status_date",
+            "organization_id",
+            "status",
+            "effective_date",
+            "id",
+            "is_refund",
+            "quantity_before",
+            "quantity_after",
+            "unit_price",
+        ),
+        Index(
+            "ix_license_change_logs_org_refund",
+            "organization_id",
+            "is_refund",
+            "status",
+            "effective_date",
+            "id",
+            "refund_amount",
+        ),
         UniqueConstraint("organization_id", "external_id"),
         CheckConstraint(_in("status", LOG_STATUSES), name="status"),
         CheckConstraint("quantity_before >= 0 AND quantity_after >= 0", name="quantities"),

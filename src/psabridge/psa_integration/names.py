@@ -8,7 +8,7 @@ the sync journal. Every create or update PSA Bridge wrote carries the body it se
 name fields, so the last name written is the record's name in Autotask (unless a person renamed it there
 since — the next push writes the hub's name back). A record linked but not pushed yet keeps the bare
 "#id" until its push writes the hub's fields into it. Adjustments, which have no name, are described by
-the body they were written with ("+5 seats of … on 2026-02-15"). One query per page view, however many rows.
+the body they were written with ("+5 seats of … on 2026-02-15"). At most three queries per page view, for the page's records only, however many rows.
 """
 
 from __future__ import annotations
@@ -63,57 +63,81 @@ def _describe_adjustment(body: dict[str, Any], service_name: str | None) -> str 
     return text
 
 
-def autotask_names(
-    session: Session, organization_id: int, entities: Iterable[str]
-) -> dict[tuple[str, int], str]:
-    """``{(entity, autotask_id): name}`` for the records of ``entities`` PSA Bridge wrote successfully.
-
-    Later writes win (a rename in the hub is written as an update). Contract services get the name of
-    their service, so the column reads "Contract service #1001 · Microsoft 365 Business Basic (monthly)".
-    """
-    wanted = set(entities)
-    for entity in list(wanted):
-        if entity in NAMED_AFTER:
-            wanted.add(NAMED_AFTER[entity][0])
-        if entity == ADJUSTMENTS:
-            # a seat change carried by its contract service's creation is linked to that contract service
-            wanted |= {"Services", "ContractServices"}
-    wanted &= set(NAME_FIELDS) | set(NAMED_AFTER) | {ADJUSTMENTS}
+def _entries(
+    session: Session, organization_id: int, wanted: set[tuple[str, int]]
+) -> list[tuple[str, int, dict[str, Any]]]:
+    """The successful writes of these ``(entity, autotask_id)`` records, oldest first (one query)."""
     if not wanted:
-        return {}
+        return []
     rows = session.execute(
         select(JournalEntry.entity, JournalEntry.autotask_id, JournalEntry.body)
         .where(
             JournalEntry.organization_id == organization_id,
-            JournalEntry.entity.in_(sorted(wanted)),
+            JournalEntry.entity.in_(sorted({e for e, _ in wanted})),
+            JournalEntry.autotask_id.in_(sorted({i for _, i in wanted})),
             JournalEntry.verb.in_(("create", "update", "replace", "adjust")),
             JournalEntry.outcome == "done",
-            JournalEntry.autotask_id.is_not(None),
         )
         .order_by(JournalEntry.id)
     )
+    return [
+        (str(entity), int(at_id), body)
+        for entity, at_id, body in rows
+        if at_id is not None and isinstance(body, dict) and (entity, at_id) in wanted
+    ]
+
+
+def autotask_names(
+    session: Session, organization_id: int, records: Iterable[tuple[str, int | None]]
+) -> dict[tuple[str, int], str]:
+    """``{(entity, autotask_id): name}`` of these Autotask records, from what PSA Bridge wrote into them.
+
+    Only the given records are looked up (a page's), in at most three queries however many there are:
+    the records, then the services their contract services and adjustments name, then the services of
+    those contract services. Later writes win (a rename in the hub is written as an update). Contract
+    services get the name of their service, so the column reads "Contract service #1001 · Microsoft 365
+    Business Basic (monthly)".
+    """
+    wanted: set[tuple[str, int]] = set()
+    for entity, autotask_id in records:
+        if not autotask_id or entity not in {*NAME_FIELDS, *NAMED_AFTER, ADJUSTMENTS}:
+            continue
+        wanted.add((entity, int(autotask_id)))
+        if entity == ADJUSTMENTS:
+            # a seat change carried by its contract service's creation is linked to that contract service
+            wanted.add(("ContractServices", int(autotask_id)))
     names: dict[tuple[str, int], str] = {}
     named_after: dict[tuple[str, int], int] = {}
-    adjustments: list[tuple[int, dict[str, Any]]] = []
-    for entity, autotask_id, body in rows:
-        if not isinstance(body, dict) or autotask_id is None:
-            continue
-        if entity == ADJUSTMENTS:
-            adjustments.append((int(autotask_id), body))
-            continue
-        if entity in NAMED_AFTER:
-            ref = body.get(NAMED_AFTER[entity][1])
-            if isinstance(ref, int):
-                named_after[(entity, int(autotask_id))] = ref
-            continue
-        name = _name_from(entity, body)
-        if name:
-            names[(entity, int(autotask_id))] = name
+    adjustments: dict[int, dict[str, Any]] = {}
+    loaded: set[tuple[str, int]] = set()
+    for _round in range(3):
+        todo = wanted - loaded
+        if not todo:
+            break
+        loaded |= todo
+        for entity, autotask_id, body in _entries(session, organization_id, todo):
+            if entity == ADJUSTMENTS:
+                adjustments[autotask_id] = body
+                refs = [
+                    ("Services", body.get("serviceID")),
+                    ("ContractServices", body.get("contractServiceID")),
+                ]
+            elif entity in NAMED_AFTER:
+                ref = body.get(NAMED_AFTER[entity][1])
+                if isinstance(ref, int):
+                    named_after[(entity, autotask_id)] = ref
+                refs = [(NAMED_AFTER[entity][0], ref)]
+            else:
+                name = _name_from(entity, body)
+                if name:
+                    names[(entity, autotask_id)] = name
+                refs = []
+            wanted |= {(e, r) for e, r in refs if isinstance(r, int)}
     for (entity, autotask_id), ref in named_after.items():
         parent_name = names.get((NAMED_AFTER[entity][0], ref))
         if parent_name:
             names[(entity, autotask_id)] = parent_name
-    for autotask_id, body in adjustments:
+    for autotask_id, body in adjustments.items():
         # an adjustment names its contract service (whose name is its service's), or its service
         service_id, cs_id = body.get("serviceID"), body.get("contractServiceID")
         service_name = (

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from psabridge.sync.keys import RECORD_TYPES
 from psabridge.sync.models import JournalEntry, SyncLink
 from psabridge.sync.reader import units_at
+from psabridge.sync.run_results import mark_written
 from psabridge.sync.snapshot import AutotaskView, LinkState
 
 IN_FLIGHT = None
@@ -382,6 +383,9 @@ def reconcile(
             e.outcome = RECOVERED
             e.autotask_id = found_id
             mark_synced(session, e, found_id)
+            if e.run_id is not None:  # its run's page counts it as written by that run
+                records = (e.covers or {}).get("records", [])
+                mark_written(session, e.run_id, [(str(i["record_type"]), int(i["hub_id"])) for i in records])
             recovered += 1
         else:
             e.outcome = ABSENT

@@ -24,7 +24,14 @@ class SyncLink(Base):
     """One hub record (or derived item, e.g. a change log) and the Autotask record it corresponds to."""
 
     __tablename__ = "sync_links"
-    __table_args__ = (UniqueConstraint("connector_id", "record_type", "hub_id"),)
+    __table_args__ = (
+        UniqueConstraint("connector_id", "record_type", "hub_id"),
+        # the PSA Integration tabs: a page's statuses, and counts per status (migration 0007)
+        Index("ix_sync_links_org_record", "organization_id", "record_type", "hub_id", "status"),
+        Index("ix_sync_links_org_status", "organization_id", "status", "record_type"),
+        # the data version the tabs' cached counts are checked against (psa_integration.count_cache)
+        Index("ix_sync_links_org_updated", "organization_id", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organization_id: Mapped[int] = mapped_column(
@@ -61,7 +68,11 @@ class JournalEntry(Base):
     """One Autotask write: intent committed before the call, outcome recorded after it."""
 
     __tablename__ = "sync_journal"
-    __table_args__ = (Index("ix_sync_journal_connector_outcome", "connector_id", "outcome"),)
+    __table_args__ = (
+        Index("ix_sync_journal_connector_outcome", "connector_id", "outcome"),
+        # names of a page's linked Autotask records (psa_integration.names)
+        Index("ix_sync_journal_org_entity_autotask", "organization_id", "entity", "autotask_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organization_id: Mapped[int] = mapped_column(
@@ -115,6 +126,12 @@ class RecordResult(Base):
     """What a run did (or why it did not) for one hub record."""
 
     __tablename__ = "sync_record_results"
+    __table_args__ = (
+        # a run page: results in order, per status, and those the run wrote (migration 0007)
+        Index("ix_sync_record_results_run_order", "run_id", "id"),
+        Index("ix_sync_record_results_run_status", "run_id", "status", "id"),
+        Index("ix_sync_record_results_run_written", "run_id", "written", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"), index=True)
@@ -125,3 +142,6 @@ class RecordResult(Base):
     status: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     autotask_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: The run wrote this record to Autotask (its journal entry went through); None on runs recorded
+    #: before revision 0007 (their pages derive it from the journal).
+    written: Mapped[bool | None] = mapped_column(Boolean, default=None)

@@ -73,6 +73,7 @@ class RunRecorder:
     def record(self, batch: Batch, outcome: ApplyOutcome, check: ReadBack) -> None:
         """Write one batch's per-record results and update its links (drift, waiting)."""
         final = _final_statuses(outcome)
+        written = _written(outcome)
         self._apply_read_back(check, final)
         rows = []
         waiting: list[link_store.StatusChange] = []
@@ -90,6 +91,7 @@ class RunRecorder:
                     "status": status,
                     "reason": reason,
                     "autotask_id": at_id if at_id is not None else rec.autotask_id,
+                    "written": (rec.record_type, rec.hub_id) in written,
                 }
             )
             if status == "waiting" and reason:
@@ -150,6 +152,16 @@ class RunRecorder:
         run.finished_at = jr.now()
         self.session.commit()
         return run
+
+
+def _written(outcome: ApplyOutcome) -> set[Key]:
+    """The records this batch wrote to Autotask (their journal entry is done): "Written by this run"."""
+    return {
+        key
+        for res in outcome.results
+        if res.status == "synced" and res.op.verb != "link"  # a link decision writes nothing
+        for key in [(res.op.record_type, res.op.hub_id), *res.op.covers]
+    }
 
 
 def _final_statuses(outcome: ApplyOutcome) -> Final:

@@ -159,11 +159,14 @@ def contracts(request: Request, db: DbSession, user: CurrentUser, page: PageNumb
         .correlate(BillingContract)
         .scalar_subquery()
     )
+    # by customer (name, then id), then contract name: accounts' (organization_id, name, id) and contracts'
+    # (account_id, name, id) indexes give this order without sorting the organization's contracts
     query = (
         select(BillingContract, Account.name.label("account_name"), subscriptions.label("subscriptions"))
-        .join(Account, Account.id == BillingContract.account_id)
-        .where(BillingContract.organization_id == org)
-        .order_by(Account.name, BillingContract.name, BillingContract.id)
+        .select_from(Account)
+        .join(BillingContract, Account.id == BillingContract.account_id)
+        .where(Account.organization_id == org, BillingContract.organization_id == org)
+        .order_by(Account.name, Account.id, BillingContract.name, BillingContract.id)
     )
     count = select(func.count(BillingContract.id)).where(BillingContract.organization_id == org)
     return templates.TemplateResponse(

@@ -247,10 +247,15 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def request_invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        if not request.url.path.startswith("/api/"):
-            return await request_validation_exception_handler(request, exc)
         errors = validation_errors(exc)
         fields = ", ".join(sorted({e["field"] for e in errors}))
+        if not request.url.path.startswith("/api/"):
+            if request.method in ("GET", "HEAD"):  # a page's address (?page=-1): an error page
+                from psabridge.web.errors import error_page
+
+                message = f"Invalid value for: {fields} (a page number from 1, a page size up to 200)."
+                return error_page(request, 422, "Invalid address", message)
+            return await request_validation_exception_handler(request, exc)
         return problem(422, "Invalid input", f"Invalid value for: {fields}.", errors=errors)
 
     async def unexpected(request: Request, exc: Exception) -> Response:

@@ -19,7 +19,9 @@ from psabridge.connectors import service as connectors
 from psabridge.connectors.errors import explain_api_error
 from psabridge.hub.validation import MAX_ID
 from psabridge.psa_integration import rows as rowsmod
+from psabridge.psa_integration import runs as runsmod
 from psabridge.psa_integration import search as searchmod
+from psabridge.psa_integration import tab_pages
 from psabridge.psa_integration.names import autotask_names
 from psabridge.psa_integration.push import (
     PlanChanged,
@@ -29,14 +31,21 @@ from psabridge.psa_integration.push import (
     plan_digest,
     start_push,
 )
-from psabridge.sync import service
+from psabridge.sync import run_results, service
+from psabridge.sync.keys import RECORD_TYPES
+from psabridge.sync.models import SyncRun
 from psabridge.web.auth import AdminUser, CurrentUser
 from psabridge.web.deps import AppSettings, DbSession, FormId, PathId
 from psabridge.web.templating import templates
 
 router = APIRouter(prefix="/psa-integration", include_in_schema=False)
 
-PAGE_SIZE = 50
+PAGE_SIZE = tab_pages.PAGE_SIZE
+#: ``?page=`` of the tabs and run pages (past the last page shows the last page)
+PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
+#: a record status as a filter (``needs_link``, ``written``): anything else is refused (422), not searched
+STATUS_PATTERN = r"^[a-z_]{0,40}$"
+PageSize = Annotated[int, Query(ge=1, le=tab_pages.MAX_PAGE_SIZE)]
 NOTICES = {
     "linked": "Linked. The next push writes the hub's fields and the matching key into that Autotask record.",
     "add_new": "Add New chosen. The next push creates a new Autotask record.",
@@ -79,8 +88,8 @@ def runs_page(request: Request, db: DbSession, user: CurrentUser) -> Response:
         {
             "runs": runs,
             "psa_runs": True,
-            "left_out": rowsmod.left_out,
-            "preview_states": rowsmod.preview_states(runs),
+            "left_out": runsmod.left_out,
+            "preview_states": runsmod.preview_states(runs),
         },
     )
 
@@ -91,44 +100,36 @@ def run_page(
     run_id: PathId,
     db: DbSession,
     user: CurrentUser,
-    status: str | None = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
+    page: PageNumber = 1,
 ) -> Response:
-    try:
-        run, results = service.get_run(db, user.organization_id, run_id)
-    except service.SyncError as exc:
-        raise HTTPException(status_code=404, detail="No such run") from exc
-    counts: dict[str, int] = {}
-    for r in results:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    written = rowsmod.written_by_run(db, run.id) if run.mode == "apply" else set()
-    if status == rowsmod.WRITTEN:
-        results = [r for r in results if (r.record_type, r.hub_id) in written]
-    elif status:
-        results = [r for r in results if r.status == status]
-    # A push of the demo data holds 500+ records: one page of them, like the tabs.
-    pages = max(1, -(-len(results) // PAGE_SIZE))
-    page = min(page, pages)
-    shown = results[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    names = autotask_names(db, user.organization_id, {rowsmod.entity_of(r.record_type) for r in shown})
+    """A run: its counts, and its per-record results a page at a time (counts per status from the
+    database, whatever the number of results)."""
+    run = db.get(SyncRun, run_id)
+    if run is None or run.organization_id != user.organization_id:
+        raise HTTPException(status_code=404, detail="No such run")
+    view = run_results.results_page(db, run, status=status or None, page=page, size=PAGE_SIZE)
+    names = autotask_names(
+        db, user.organization_id, {(rowsmod.entity_of(r.record_type), r.autotask_id) for r in view.results}
+    )
     return _page(
         request,
         "psa_integration/run.html",
         {
             "run": run,
-            "results": shown,
-            "total_results": len(results),
-            "page_number": page,
-            "pages": pages,
-            "counts": counts,
-            "written_count": len(written),
+            "results": view.results,
+            "total_results": view.total,
+            "page_number": view.page,
+            "pages": view.pages,
+            "counts": view.counts,
+            "written_count": view.written,
             "status_filter": status,
             "status_labels": rowsmod.STATUS_LABELS,
             "psa_runs": True,
             "applied": applied_operations(db, run.id) if run.status == "running" else None,
             "linked": lambda r: _linked(r, names),
-            "describe_counts": rowsmod.describe_counts,
-            "left_out": rowsmod.left_out,
+            "describe_counts": runsmod.describe_counts,
+            "left_out": runsmod.left_out,
         },
     )
 
@@ -142,31 +143,37 @@ def _linked(result: Any, names: dict[tuple[str, int], str]) -> tuple[str, str | 
 # --- the tabs ----------------------------------------------------------------------------------------
 
 
+def _row_key(row: str | None) -> tuple[str, int] | None:
+    """``"account:12"`` -> ``("account", 12)`` (None for anything else)."""
+    record_type, _, raw_id = (row or "").rpartition(":")
+    if record_type not in RECORD_TYPES or not raw_id.isdigit() or len(raw_id) > 10:
+        return None
+    hub_id = int(raw_id)
+    return (record_type, hub_id) if 1 <= hub_id <= MAX_ID else None
+
+
 @router.get("/{tab}")
 def tab_page(
     request: Request,
     tab: str,
     db: DbSession,
     user: CurrentUser,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    status: str | None = None,
-    notice: str | None = None,
-    error: str | None = None,
-    row: str | None = None,
+    page: PageNumber = 1,
+    size: PageSize = PAGE_SIZE,
+    status: Annotated[str | None, Query(max_length=40)] = None,
+    notice: Annotated[str | None, Query(max_length=100)] = None,
+    error: Annotated[str | None, Query(max_length=2000)] = None,
+    row: Annotated[str | None, Query(max_length=60)] = None,
 ) -> Response:
     """One tab, a page of rows at a time; ``row`` ("account:12", from the Billing Hub account page) opens
     the page that holds that row."""
     if tab not in rowsmod.TABS_BY_KEY:
         raise HTTPException(status_code=404, detail="No such tab")
     status = status if status in rowsmod.STATUS_LABELS else None
-    view = rowsmod.tab_view(db, user.organization_id, tab, status=status)
-    if row:
-        at = next((i for i, r in enumerate(view.rows) if r.key == row), None)
-        if at is not None:
-            page = at // PAGE_SIZE + 1
-    pages = max(1, -(-len(view.rows) // PAGE_SIZE))
-    page = min(page, pages)
-    shown = view.rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    view = tab_pages.tab_view(
+        db, user.organization_id, tab, status=status, page=page, size=size, row=_row_key(row)
+    )
+    attention, failed = rowsmod.attention_and_failed(db, user.organization_id)
     connector = connectors.get_autotask_connector(db, user.organization_id)
     runs = service.list_runs(db, user.organization_id, limit=5)
     return _page(
@@ -174,22 +181,23 @@ def tab_page(
         "psa_integration/tab.html",
         {
             "tab": view.tab,
-            "rows": shown,
+            "rows": view.rows,
             # Bulk actions only where a row can take one: Services and Changes rows are never linked by hand.
-            "selectable": any(r.linkable and r.status != "synced" for r in shown),
+            "selectable": any(r.linkable and r.status != "synced" for r in view.rows),
             "counts": view.counts,
             "total": sum(view.counts.values()),
-            "attention": rowsmod.attention_counts(db, user.organization_id),
+            "attention": attention,
             "status_filter": status,
             "status_labels": rowsmod.STATUS_LABELS,
-            "page_number": page,
-            "pages": pages,
+            "page_number": view.page,
+            "pages": view.pages,
+            "page_size": view.size if view.size != PAGE_SIZE else None,
             "notice": NOTICES.get(notice or ""),
             "error": error,
             "connector": connector,
             "is_admin": user.is_admin,
             "recent_runs": runs,
-            "failed_total": rowsmod.failed_count(db, user.organization_id),
+            "failed_total": failed,
         },
     )
 
@@ -306,19 +314,20 @@ def bulk(
         return RedirectResponse(_tab_url(tab, error="Select at least one row first."), status_code=303)
     if action not in ("add_new", "accept_suggestion"):
         return RedirectResponse(_tab_url(tab, error="Unknown bulk action."), status_code=303)
-    statuses = {f"{s['record_type']}:{s['hub_id']}": s for s in service.record_statuses(db, org)}
-    skipped: list[str] = []
-    for key in keys:
-        record_type, _, raw_id = key.rpartition(":")
-        if not raw_id.isdigit() or not rowsmod.hub_record_exists(db, org, record_type, int(raw_id)):
+    parsed = [_row_key(key) for key in keys[: tab_pages.MAX_PAGE_SIZE]]
+    links = tab_pages.links_of(db, org, [k for k in parsed if k is not None])
+    skipped: list[str] = [key for key in keys[tab_pages.MAX_PAGE_SIZE :]]
+    for key, parsed_key in zip(keys, parsed, strict=False):
+        if parsed_key is None or not rowsmod.hub_record_exists(db, org, *parsed_key):
             skipped.append(key)
             continue
-        hub_id = int(raw_id)
+        record_type, hub_id = parsed_key
         try:
             if action == "add_new":
                 service.decide_link(db, org, record_type, hub_id, add_new=True)
             else:
-                candidates = (statuses.get(key) or {}).get("candidates") or []
+                link = links.get((record_type, hub_id))
+                candidates = (link.candidates if link is not None else None) or []
                 if len(candidates) != 1:
                     skipped.append(key)
                     continue

@@ -14,13 +14,18 @@ from fastapi import APIRouter, Query, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from psabridge.hub.errors import InvalidRecord, RecordNotFound
-from psabridge.hub.validation import DbId
-from psabridge.sync import service
+from psabridge.hub.validation import MAX_OFFSET, DbId
+from psabridge.sync import run_results, service
+from psabridge.sync.models import SyncRun
 from psabridge.web.api.responses import problem_responses
 from psabridge.web.deps import AppSettings, DbSession, PathId
 from psabridge.web.principal import Admin, Reader
 
 router = APIRouter(prefix="/sync", tags=["sync"])
+
+#: per-record results of a run per response, by default and at most
+RECORDS_LIMIT = 500
+MAX_RECORDS_LIMIT = 1000
 
 ERRORS = problem_responses(
     401,
@@ -88,8 +93,34 @@ def post_run(
         retry_failed=bool(body and body.retry_failed),
     )
     with request.app.state.sessionmaker() as session:
-        run, results = service.get_run(session, principal.organization_id, run.id)
-        return service.run_to_dict(run, results)
+        return _run_with_records(session, principal.organization_id, run.id, RecordsPage())
+
+
+class RecordsPage(BaseModel):
+    """Which of a run's per-record results to return (oldest first)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(default=RECORDS_LIMIT, ge=1, le=MAX_RECORDS_LIMIT, description="Results per page.")
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description="Results to skip.")
+    status: Annotated[str | None, Field(pattern=r"^[a-z_]{1,40}$")] = Field(
+        default=None, description="Only results of this status (or 'written': those the run wrote)."
+    )
+
+
+def _run_with_records(session: Any, organization_id: int, run_id: int, page: RecordsPage) -> dict[str, Any]:
+    run = session.get(SyncRun, run_id)
+    if run is None or run.organization_id != organization_id:
+        raise RecordNotFound(f"No sync run {run_id}")
+    results = run_results.results_slice(
+        session, run, status=page.status or None, offset=page.offset, limit=page.limit
+    )
+    data = service.run_to_dict(run, results.results)
+    data["records_total"] = results.total
+    data["records_counts"] = results.counts
+    data["records_written"] = results.written
+    data["limit"], data["offset"] = page.limit, page.offset
+    return data
 
 
 @router.get("/runs", responses=ERRORS)
@@ -97,23 +128,22 @@ def list_runs(
     db: DbSession,
     principal: Reader,
     limit: int = Query(50, ge=1, le=500),
-    records: bool = Query(False, description="Include each run's per-record results."),
+    records: bool = Query(
+        False, description=f"Include each run's first {RECORDS_LIMIT} per-record results (and their total)."
+    ),
 ) -> Any:
     """Run history, newest first, with counts per entity (and per-record results on request)."""
     runs = service.list_runs(db, principal.organization_id, limit=limit)
     if not records:
         return [service.run_to_dict(r) for r in runs]
-    return [service.run_to_dict(*service.get_run(db, principal.organization_id, r.id)) for r in runs]
+    return [_run_with_records(db, principal.organization_id, r.id, RecordsPage()) for r in runs]
 
 
 @router.get("/runs/{run_id}", responses=ERRORS)
-def read_run(run_id: PathId, db: DbSession, principal: Reader) -> Any:
-    """One run with its per-record results."""
-    try:
-        run, results = service.get_run(db, principal.organization_id, run_id)
-    except service.SyncError as exc:
-        raise RecordNotFound(str(exc)) from exc
-    return service.run_to_dict(run, results)
+def read_run(run_id: PathId, db: DbSession, principal: Reader, page: Annotated[RecordsPage, Query()]) -> Any:
+    """One run with a page of its per-record results (``limit``/``offset``, optionally one ``status``),
+    ``records_total`` matching and ``records_counts`` per status."""
+    return _run_with_records(db, principal.organization_id, run_id, page)
 
 
 @router.get("/records", responses=ERRORS)
