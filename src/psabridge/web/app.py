@@ -51,9 +51,11 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(connectors_pages_router)
 
     from psabridge.web.psa_integration_pages import router as psa_integration_router
+    from psabridge.web.psa_integration_runs_pages import router as psa_runs_router
     from psabridge.web.reconcile_pages import router as reconcile_pages_router
 
     app.include_router(reconcile_pages_router)  # before the PSA Integration tabs' "/{tab}"
+    app.include_router(psa_runs_router)  # likewise
 
     app.include_router(psa_integration_router)
 

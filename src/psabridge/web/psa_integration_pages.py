@@ -19,23 +19,19 @@ from psabridge.connectors import service as connectors
 from psabridge.connectors.errors import explain_api_error
 from psabridge.hub.validation import MAX_ID
 from psabridge.psa_integration import rows as rowsmod
-from psabridge.psa_integration import runs as runsmod
 from psabridge.psa_integration import search as searchmod
 from psabridge.psa_integration import tab_pages
-from psabridge.psa_integration.names import autotask_names
 from psabridge.psa_integration.push import (
     PlanChanged,
     PushBusy,
-    applied_operations,
     cost_by_phase,
     plan_digest,
     start_push,
 )
-from psabridge.sync import run_results, service
+from psabridge.sync import service
 from psabridge.sync.keys import RECORD_TYPES
-from psabridge.sync.models import SyncRun
 from psabridge.web.auth import AdminUser, CurrentUser
-from psabridge.web.deps import AppSettings, DbSession, FormId, PathId
+from psabridge.web.deps import AppSettings, DbSession, FormId
 from psabridge.web.templating import templates
 
 router = APIRouter(prefix="/psa-integration", include_in_schema=False)
@@ -54,7 +50,7 @@ NOTICES = {
 }
 
 
-def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+def render_psa_page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     return templates.TemplateResponse(
         request, name, {"active_tab": "psa", "tabs_psa": rowsmod.TABS, **context}, status_code=status_code
     )
@@ -77,67 +73,6 @@ def index(user: CurrentUser) -> Response:
 
 
 # --- run history (declared before /{tab} so "runs" is not taken for a tab) ----------------------------
-
-
-@router.get("/runs")
-def runs_page(request: Request, db: DbSession, user: CurrentUser) -> Response:
-    runs = service.list_runs(db, user.organization_id, limit=100)
-    return _page(
-        request,
-        "psa_integration/runs.html",
-        {
-            "runs": runs,
-            "psa_runs": True,
-            "left_out": runsmod.left_out,
-            "preview_states": runsmod.preview_states(runs),
-        },
-    )
-
-
-@router.get("/runs/{run_id}")
-def run_page(
-    request: Request,
-    run_id: PathId,
-    db: DbSession,
-    user: CurrentUser,
-    status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
-    page: PageNumber = 1,
-) -> Response:
-    """A run: its counts, and its per-record results a page at a time (counts per status from the
-    database, whatever the number of results)."""
-    run = db.get(SyncRun, run_id)
-    if run is None or run.organization_id != user.organization_id:
-        raise HTTPException(status_code=404, detail="No such run")
-    view = run_results.results_page(db, run, status=status or None, page=page, size=PAGE_SIZE)
-    names = autotask_names(
-        db, user.organization_id, {(rowsmod.entity_of(r.record_type), r.autotask_id) for r in view.results}
-    )
-    return _page(
-        request,
-        "psa_integration/run.html",
-        {
-            "run": run,
-            "results": view.results,
-            "total_results": view.total,
-            "page_number": view.page,
-            "pages": view.pages,
-            "counts": view.counts,
-            "written_count": view.written,
-            "status_filter": status,
-            "status_labels": rowsmod.STATUS_LABELS,
-            "psa_runs": True,
-            "applied": applied_operations(db, run.id) if run.status == "running" else None,
-            "linked": lambda r: _linked(r, names),
-            "describe_counts": runsmod.describe_counts,
-            "left_out": runsmod.left_out,
-        },
-    )
-
-
-def _linked(result: Any, names: dict[tuple[str, int], str]) -> tuple[str, str | None]:
-    """("Contract service", "Microsoft 365 E3 (monthly)") of a run result's Autotask record."""
-    entity, name = rowsmod.linked_record(rowsmod.entity_of(result.record_type), result.autotask_id, names)
-    return rowsmod.PSA_NAMES.get(entity, entity), name
 
 
 # --- the tabs ----------------------------------------------------------------------------------------
@@ -176,7 +111,7 @@ def tab_page(
     attention, failed = rowsmod.attention_and_failed(db, user.organization_id)
     connector = connectors.get_autotask_connector(db, user.organization_id)
     runs = service.list_runs(db, user.organization_id, limit=5)
-    return _page(
+    return render_psa_page(
         request,
         "psa_integration/tab.html",
         {
@@ -390,14 +325,14 @@ async def preview(
         )
     except (service.SyncError, AutotaskError) as exc:
         message = _autotask_error(exc, "preview the plan")
-        return _page(
+        return render_psa_page(
             request,
             "psa_integration/preview.html",
             {"error": message, "plan": None, "retry_failed": retry_failed, "from_tab": tab},
         )
     plan = result.plan
     problems = [r for r in plan.records if r.status in ("needs_link", "blocked", "waiting", "error", "drift")]
-    return _page(
+    return render_psa_page(
         request,
         "psa_integration/preview.html",
         {
