@@ -29,7 +29,7 @@ from psabridge.hub.imports.runner import run_import
 from psabridge.hub.models import LicenseChangeLog, Subscription
 from psabridge.hub.orgs import create_organization
 from psabridge.hub.reports import mismatches
-from psabridge.hub.sample_data import PRODUCTS
+from psabridge.hub.sample_catalog import PRODUCTS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 START, END = "<!-- bench_import:start -->", "<!-- bench_import:end -->"

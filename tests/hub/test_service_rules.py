@@ -16,14 +16,14 @@ from psabridge.hub.errors import ConflictError, InvalidRecord, RecordNotFound
 from psabridge.hub.models import BILLING_FREQUENCIES, Account, LicenseChangeLog, Organization, Subscription
 from psabridge.hub.orgs import authenticate_token, create_api_token, create_organization, hash_token
 from psabridge.hub.reports import mismatches
-from psabridge.hub.schemas import (
-    AccountCreate,
+from psabridge.hub.schemas.accounts import AccountCreate
+from psabridge.hub.schemas.contracts import (
     BillingContractCreate,
     LicenseChangeLogCreate,
-    ProductCreate,
     SubscriptionCreate,
     SubscriptionUpdate,
 )
+from psabridge.hub.schemas.products import ProductCreate
 
 
 def _subscription(db: Session, org: Organization, quantity: int = 10) -> Subscription:

@@ -17,13 +17,9 @@ from psabridge.hub.calendar import calendar_date, validate_time_zone
 from psabridge.hub.errors import InvalidRecord
 from psabridge.hub.models import LicenseChangeLog
 from psabridge.hub.orgs import create_organization, set_time_zone
-from psabridge.hub.schemas import (
-    AccountCreate,
-    BillingContractCreate,
-    ProductCreate,
-    SubscriptionCreate,
-    SubscriptionUpdate,
-)
+from psabridge.hub.schemas.accounts import AccountCreate
+from psabridge.hub.schemas.contracts import BillingContractCreate, SubscriptionCreate, SubscriptionUpdate
+from psabridge.hub.schemas.products import ProductCreate
 from tests.hub.conftest import Tenant
 
 #: 23:30 on 15 January in Los Angeles (UTC-8) is 07:30 on 16 January in UTC.

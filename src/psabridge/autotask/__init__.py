@@ -4,7 +4,8 @@ See :mod:`psabridge.autotask.client` for the client, :mod:`~psabridge.autotask.q
 builder and :mod:`~psabridge.autotask.errors` for the error hierarchy.
 """
 
-from psabridge.autotask.client import AutotaskClient, RetryPolicy, clear_caches
+from psabridge.autotask.caches import clear_caches
+from psabridge.autotask.client import AutotaskClient
 from psabridge.autotask.errors import (
     AuthenticationError,
     AutotaskConnectionError,
@@ -26,6 +27,7 @@ from psabridge.autotask.limits import BudgetPolicy, LimitsBackend, LocalLimits
 from psabridge.autotask.models import AutotaskCredentials, FieldInfo, PicklistValue, UdfInfo, ZoneInfo
 from psabridge.autotask.query import F, Filter
 from psabridge.autotask.registry import EntityRegistry, load_registry
+from psabridge.autotask.sending import RetryPolicy
 from psabridge.config import AUTOTASK_GLOBAL_ZONE_URL
 
 __all__ = [

@@ -9,34 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 from psabridge.autotask.caches import METADATA_CACHE, cache_lock
-from psabridge.autotask.models import AutotaskCredentials, FieldInfo, PicklistValue, UdfInfo
-from psabridge.autotask.registry import EntitySpec
+from psabridge.autotask.models import FieldInfo, PicklistValue, UdfInfo
+from psabridge.autotask.sending import RequestSending
 
 
-class MetadataReads:
-    """The metadata half of :class:`psabridge.autotask.client.AutotaskClient` (mixed into it)."""
-
-    credentials: AutotaskCredentials
-
-    @property
-    def base_url(self) -> str:  # pragma: no cover - provided by the client
-        raise NotImplementedError
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        entity: str,
-        verb: str,
-        body: dict[str, Any] | None = None,
-        params: dict[str, Any] | None = None,
-        parent_id: int | None = None,
-    ) -> Any:  # pragma: no cover - provided by the client
-        raise NotImplementedError
-
-    def _require_root(self, entity: str, verb: str) -> EntitySpec:  # pragma: no cover
-        raise NotImplementedError
+class MetadataReads(RequestSending):
+    """The metadata reads of :class:`psabridge.autotask.client.AutotaskClient` (mixed into it)."""
 
     def _tenant_key(self) -> tuple[str, str]:
         return (self.base_url.lower(), self.credentials.username.lower())

@@ -2,7 +2,7 @@
 
 ``GET <global>/atservicesrest/v1.0/zoneInformation?user=…`` needs no authentication, so it is sent
 through a client that carries no credentials (the secret never goes there). Autotask moves tenants
-between zones; the client re-discovers after a 401 (see :mod:`psabridge.autotask.client`).
+between zones; the client re-discovers after a 401 (see :mod:`psabridge.autotask.sending`).
 """
 
 from __future__ import annotations

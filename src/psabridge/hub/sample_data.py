@@ -7,7 +7,7 @@ year of seat changes as license change logs; a few cancellations and refunds; a 
 The rows go through the importer (:mod:`psabridge.hub.imports`), so sample data obeys exactly the rules
 a customer's file must, is written with bulk statements, and generating the same seed again into the
 same organization changes nothing. Dates are anchored on ``as_of`` (not today) so a seed always yields
-the same data.
+the same data. The catalog and the name tables it draws from are in :mod:`psabridge.hub.sample_catalog`.
 """
 
 from __future__ import annotations
@@ -22,204 +22,21 @@ from sqlalchemy.orm import Session
 from psabridge.hub.imports.formats import RawRow, Upload
 from psabridge.hub.imports.runner import run_import
 from psabridge.hub.models import Organization
+from psabridge.hub.sample_catalog import (
+    CITIES,
+    COMPANY_SUFFIXES,
+    COMPANY_TRADES,
+    COMPANY_WORDS,
+    FIRST_NAMES,
+    LAST_NAMES,
+    OWNERS,
+    PRODUCTS,
+    REASONS_DOWN,
+    REASONS_UP,
+    STREETS,
+)
 
 AS_OF = date(2025, 12, 31)
-
-# external_id, name, sku, manufacturer, kind, price, cost, per_user
-PRODUCTS: list[tuple[str, str, str, str | None, str, str, str, bool]] = [
-    ("M365-BB", "Microsoft 365 Business Basic", "CFQ7TTC0LH18", "Microsoft", "service", "6.00", "5.10", True),
-    (
-        "M365-BS",
-        "Microsoft 365 Business Standard",
-        "CFQ7TTC0LDPB",
-        "Microsoft",
-        "service",
-        "12.50",
-        "10.63",
-        True,
-    ),
-    (
-        "M365-BP",
-        "Microsoft 365 Business Premium",
-        "CFQ7TTC0LCHC",
-        "Microsoft",
-        "service",
-        "22.00",
-        "18.70",
-        True,
-    ),
-    ("M365-E3", "Microsoft 365 E3", "CFQ7TTC0LFLX", "Microsoft", "service", "36.00", "30.60", True),
-    ("EXO-P1", "Exchange Online (Plan 1)", "CFQ7TTC0LH16", "Microsoft", "service", "4.00", "3.40", True),
-    (
-        "DEF-BIZ",
-        "Microsoft Defender for Business",
-        "CFQ7TTC0LCHD",
-        "Microsoft",
-        "service",
-        "3.00",
-        "2.55",
-        True,
-    ),
-    ("TEAMS-ESS", "Microsoft Teams Essentials", "CFQ7TTC0QW5P", "Microsoft", "service", "4.00", "3.40", True),
-    (
-        "DATTO-SP",
-        "Datto SaaS Protection for Microsoft 365",
-        "DSP-M365",
-        "Datto",
-        "service",
-        "3.50",
-        "1.90",
-        True,
-    ),
-    ("DATTO-BCDR", "Datto SIRIS BCDR 2TB", "SIRIS-2TB", "Datto", "service", "249.00", "165.00", False),
-    ("VEEAM-M365", "Veeam Backup for Microsoft 365", "VBO365-USR", "Veeam", "service", "2.50", "1.35", True),
-    ("VEEAM-VM", "Veeam Cloud Connect (per VM)", "VCC-VM", "Veeam", "service", "15.00", "8.00", False),
-    ("MS-USER", "Managed IT Services (per user)", "MSP-USER", None, "service", "45.00", "18.00", True),
-    ("MS-SERVER", "Managed Server", "MSP-SRV", None, "service", "120.00", "40.00", False),
-    ("ONBOARD", "Onboarding and setup", "MSP-ONB", None, "product", "500.00", "200.00", False),
-    (
-        "MX67",
-        "Cisco Meraki MX67 Security Appliance",
-        "MX67-HW",
-        "Cisco",
-        "product",
-        "595.00",
-        "430.00",
-        False,
-    ),
-]
-
-_FIRST = [
-    "Olivia",
-    "Liam",
-    "Emma",
-    "Noah",
-    "Ava",
-    "Oliver",
-    "Sophia",
-    "Elijah",
-    "Isabella",
-    "James",
-    "Mia",
-    "Lucas",
-    "Amelia",
-    "Mason",
-    "Harper",
-    "Ethan",
-    "Evelyn",
-    "Aiden",
-    "Chloe",
-    "Daniel",
-    "Grace",
-    "Samuel",
-    "Nora",
-    "Henry",
-    "Zoe",
-    "Priya",
-    "Mateo",
-    "Aisha",
-    "Kenji",
-    "Fatima",
-]
-_LAST = [
-    "Smith",
-    "Johnson",
-    "Williams",
-    "Brown",
-    "Jones",
-    "Garcia",
-    "Miller",
-    "Davis",
-    "Martinez",
-    "Lopez",
-    "Wilson",
-    "Anderson",
-    "Thomas",
-    "Taylor",
-    "Moore",
-    "Jackson",
-    "Martin",
-    "Lee",
-    "Thompson",
-    "White",
-    "Harris",
-    "Clark",
-    "Lewis",
-    "Walker",
-    "Young",
-    "Patel",
-    "Nguyen",
-    "Kim",
-    "Okafor",
-    "Rossi",
-]
-_NAME_A = [
-    "Northwind",
-    "Bluebird",
-    "Summit",
-    "Harbor",
-    "Cedar",
-    "Riverbend",
-    "Oakridge",
-    "Silverline",
-    "Granite",
-    "Lakeside",
-    "Brightpath",
-    "Evergreen",
-    "Ironwood",
-    "Maple",
-    "Pioneer",
-    "Redwood",
-    "Coastal",
-    "Highland",
-    "Keystone",
-    "Sterling",
-    "Willow",
-    "Falcon",
-    "Crescent",
-    "Meadow",
-]
-_NAME_B = [
-    "Dental",
-    "Logistics",
-    "Law Group",
-    "Accounting",
-    "Architects",
-    "Veterinary Clinic",
-    "Realty",
-    "Engineering",
-    "Family Medicine",
-    "Insurance",
-    "Construction",
-    "Marketing",
-    "Foods",
-    "Manufacturing",
-    "Credit Union",
-    "Physical Therapy",
-    "Consulting",
-    "Wealth Advisors",
-    "Schools",
-    "Hotel Group",
-]
-_SUFFIX = ["", "", " LLC", " Inc.", " Ltd.", " & Co.", " Partners", " Group"]
-_CITIES = [
-    ("Seattle", "WA", "98101"),
-    ("Portland", "OR", "97204"),
-    ("Denver", "CO", "80202"),
-    ("Austin", "TX", "78701"),
-    ("Chicago", "IL", "60601"),
-    ("Boston", "MA", "02108"),
-    ("Atlanta", "GA", "30303"),
-    ("Phoenix", "AZ", "85004"),
-    ("Columbus", "OH", "43215"),
-    ("Raleigh", "NC", "27601"),
-    ("Minneapolis", "MN", "55401"),
-    ("Nashville", "TN", "37203"),
-]
-_STREETS = ["Main St", "Oak Ave", "Pine St", "Market St", "2nd Ave", "Cedar Rd", "Lake Dr", "Park Blvd"]
-_OWNERS = ["alex.morgan@msp.example.com", "jordan.reyes@msp.example.com", "sam.chen@msp.example.com"]
-_UP = ["New hires", "Seasonal staff", "New office opened", "Project team onboarded"]
-_DOWN = ["Staff departures", "Licence clean-up", "Downsized team", "Moved users to cheaper plan"]
 
 _CENT = Decimal("0.01")
 
@@ -259,7 +76,7 @@ class _Generator:
 
     def company_name(self) -> str:
         rng = self.rng
-        base = f"{rng.choice(_NAME_A)} {rng.choice(_NAME_B)}{rng.choice(_SUFFIX)}"
+        base = f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_TRADES)}{rng.choice(COMPANY_SUFFIXES)}"
         name, k = base, 2
         while name in self.names:
             name, k = f"{base} ({k})", k + 1
@@ -274,25 +91,25 @@ class _Generator:
         rng = self.rng
         acct = f"CUST-{n:05d}"
         name = self.company_name()
-        city, state, postal = rng.choice(_CITIES)
+        city, state, postal = rng.choice(CITIES)
         domain = "".join(ch for ch in name.split(" ")[0].lower() if ch.isalpha()) + f"{n}.example.com"
         self.rows["account"].append(
             {
                 "external_id": acct,
                 "name": name,
                 "phone": self.phone(),
-                "address_line1": f"{rng.randint(10, 9999)} {rng.choice(_STREETS)}",
+                "address_line1": f"{rng.randint(10, 9999)} {rng.choice(STREETS)}",
                 "address_line2": rng.choice([None, None, None, f"Suite {rng.randint(100, 900)}"]),
                 "city": city,
                 "state": state,
                 "postal_code": postal,
                 "country": "United States",
-                "owner_email": rng.choice(_OWNERS),
+                "owner_email": rng.choice(OWNERS),
                 "status": "active",
             }
         )
         for c in range(1, rng.choice([1, 2, 2, 3]) + 1):
-            first, last = rng.choice(_FIRST), rng.choice(_LAST)
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
             self.rows["contact"].append(
                 {
                     "external_id": f"{acct}-C{c}",
@@ -398,7 +215,7 @@ class _Generator:
                 before,
                 quantity,
                 price,
-                rng.choice(_UP if quantity > before else _DOWN),
+                rng.choice(REASONS_UP if quantity > before else REASONS_DOWN),
                 refund=_money(price * (before - quantity)) if refund else None,
             )
         status, end = "active", None

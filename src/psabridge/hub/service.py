@@ -27,19 +27,15 @@ from psabridge.hub.models import (
     Subscription,
 )
 from psabridge.hub.records import claim_external_id, get_record, get_reference
-from psabridge.hub.schemas import (
-    AccountCreate,
-    AccountUpdate,
+from psabridge.hub.schemas.accounts import AccountCreate, AccountUpdate, ContactCreate, ContactUpdate
+from psabridge.hub.schemas.contracts import (
     BillingContractCreate,
     BillingContractUpdate,
-    ContactCreate,
-    ContactUpdate,
     LicenseChangeLogCreate,
-    ProductCreate,
-    ProductUpdate,
     SubscriptionCreate,
     SubscriptionUpdate,
 )
+from psabridge.hub.schemas.products import ProductCreate, ProductUpdate
 
 
 def _changes(data: BaseModel, record: HubRecord, *, nullable: set[str]) -> dict[str, Any]:

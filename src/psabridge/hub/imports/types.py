@@ -17,14 +17,9 @@ from psabridge.hub.models import (
     Product,
     Subscription,
 )
-from psabridge.hub.schemas import (
-    AccountRow,
-    BillingContractRow,
-    ContactRow,
-    LicenseChangeLogRow,
-    ProductRow,
-    SubscriptionRow,
-)
+from psabridge.hub.schemas.accounts import AccountRow, ContactRow
+from psabridge.hub.schemas.contracts import BillingContractRow, LicenseChangeLogRow, SubscriptionRow
+from psabridge.hub.schemas.products import ProductRow
 
 
 @dataclass(frozen=True)

@@ -26,29 +26,27 @@ from psabridge.hub.models import (
 from psabridge.hub.orgs import set_time_zone
 from psabridge.hub.records import get_record
 from psabridge.hub.reports import mismatches
-from psabridge.hub.schemas import (
+from psabridge.hub.schemas.accounts import (
     AccountCreate,
     AccountPublic,
     AccountUpdate,
-    BillingContractCreate,
-    BillingContractPublic,
-    BillingContractUpdate,
     ContactCreate,
     ContactPublic,
     ContactUpdate,
-    ImportResultPublic,
+)
+from psabridge.hub.schemas.contracts import (
+    BillingContractCreate,
+    BillingContractPublic,
+    BillingContractUpdate,
     LicenseChangeLogCreate,
     LicenseChangeLogPublic,
-    MismatchPublic,
-    OrganizationPublic,
-    OrganizationUpdate,
-    ProductCreate,
-    ProductPublic,
-    ProductUpdate,
     SubscriptionCreate,
     SubscriptionPublic,
     SubscriptionUpdate,
 )
+from psabridge.hub.schemas.organizations import OrganizationPublic, OrganizationUpdate
+from psabridge.hub.schemas.products import ProductCreate, ProductPublic, ProductUpdate
+from psabridge.hub.schemas.results import ImportResultPublic, MismatchPublic
 from psabridge.hub.validation import MAX_OFFSET
 from psabridge.web.api.crud import CrudResource, add_crud_routes
 from psabridge.web.api.lists import (

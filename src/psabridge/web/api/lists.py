@@ -18,16 +18,16 @@ from sqlalchemy import select
 
 from psabridge.hub.models import BillingContract, LicenseChangeLog, Subscription
 from psabridge.hub.records import list_records
-from psabridge.hub.schemas import (
-    AccountStatus,
+from psabridge.hub.schemas.accounts import AccountStatus
+from psabridge.hub.schemas.contracts import (
     BillingFrequencyName,
     ContractStatus,
     ContractType,
     LogStatus,
-    Page,
-    ProductKind,
     SubscriptionStatus,
 )
+from psabridge.hub.schemas.products import ProductKind
+from psabridge.hub.schemas.results import Page
 from psabridge.hub.validation import MAX_ID, MAX_OFFSET
 from psabridge.web.deps import DbSession
 from psabridge.web.principal import Reader
