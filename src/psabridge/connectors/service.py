@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from psabridge.autotask import AutotaskClient, AutotaskCredentials, RetryPolicy, ZoneInfo
 from psabridge.autotask.errors import AutotaskError
+from psabridge.autotask.redis_limits import RedisLimits
 from psabridge.config import Settings, get_settings
 from psabridge.connectors import options as opts
 from psabridge.connectors import permissions
@@ -83,6 +85,12 @@ def connector_settings(connector: Connector) -> AutotaskConnectorSettings:
     return AutotaskConnectorSettings.model_validate(connector.settings_json or {})
 
 
+@lru_cache(maxsize=8)
+def shared_limits(redis_url: str, prefix: str) -> RedisLimits:
+    """The Autotask limits every worker shares through Redis (one connection pool per URL)."""
+    return RedisLimits.from_url(redis_url, prefix=f"{prefix}:autotask")
+
+
 def build_client(connector: Connector, app_settings: Settings, **client_options: object) -> AutotaskClient:
     """An Autotask client for the connector's tenant, with the stored secret decrypted in memory only."""
     secret = SecretBox.from_settings(app_settings).decrypt(connector.secret_encrypted)
@@ -91,6 +99,10 @@ def build_client(connector: Connector, app_settings: Settings, **client_options:
     )
     if app_settings.autotask_hourly_budget_cap is not None:
         client_options.setdefault("hourly_budget_cap", _budget_cap(app_settings.autotask_hourly_budget_cap))
+    if app_settings.broker_url:
+        # several workers: the 3-per-endpoint slots, the hourly usage and the ThresholdInformation
+        # reading (the back-off past 50%/75%) are shared through Redis
+        client_options.setdefault("limits", shared_limits(app_settings.broker_url, app_settings.redis_prefix))
     return AutotaskClient(
         credentials,
         known_api_url=connector.api_url or None,
