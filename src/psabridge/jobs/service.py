@@ -436,10 +436,10 @@ def raise_for(job: Job) -> None:
 
 def run_and_follow(
     factory: sessionmaker[Session],
-    settings: Settings,
     organization_id: int,
     kind: str,
     *,
+    settings: Settings,
     options: dict[str, Any] | None = None,
     progress: Callable[..., None] | None = None,
     on_plan: Callable[..., None] | None = None,
