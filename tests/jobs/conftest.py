@@ -37,7 +37,7 @@ def redis_prefix() -> Iterator[str]:
 
 
 @pytest.fixture()
-def broker_settings(env: SyncEnv, redis_prefix: str) -> Settings:
+def broker_settings(env: SyncEnv, redis_prefix: str) -> Settings:  # noqa: F811
     """The test's settings with the Redis broker on: short leases so a killed worker is noticed soon."""
     settings = env.app_settings.model_copy(
         update={

@@ -4,6 +4,7 @@ mid-sync whose job another worker finishes exactly once."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 from collections.abc import Callable
@@ -53,7 +54,7 @@ def test_two_workers_never_run_one_connectors_sync_at_once(
     runs = _apply_runs(env)
     assert len(runs) == 4
     spans = sorted((r.started_at, r.finished_at) for r in runs)
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert end is not None and start >= end, "two syncs of one connector overlapped"
     assert signature(env) == fx.expected(env.org_id)  # no duplicate anywhere
     assert sum(r.planned_operations for r in runs[1:]) == 0
