@@ -68,3 +68,5 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # APScheduler says "Running job ..." at every scheduler tick
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
