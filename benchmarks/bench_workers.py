@@ -315,6 +315,7 @@ def _change_latency(factory: sessionmaker[Session], settings: Settings, orgs: li
 
 
 def run() -> dict[str, float]:
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         rounds = [_round(n, tmp, changes=(n == WORKERS[-1])) for n in WORKERS]
     base = rounds[0]
@@ -328,7 +329,8 @@ def run() -> dict[str, float]:
     ratio = base["wall"] / last["wall"]
     text_ = (
         "## Scale-out on Dramatiq workers (benchmarks/bench_workers.py)\n\n"
-        f"Measured {stamp} UTC in one run on this machine ({os.cpu_count()} CPU cores). {ORGS} organizations "
+        f"Measured {stamp} UTC in one run on this machine ({os.cpu_count()} CPU cores; 1-minute load average "
+        f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after: other processes shared the cores). {ORGS} organizations "
         f"(one customer, one contract, two subscriptions each) synced for the first time by N `psabridge worker "
         f"--threads 1` processes on Redis, {base['backend']}, the emulator answering every call after "
         f"{LATENCY_MS} ms; all organizations share one emulated tenant and integration code, so the Autotask "

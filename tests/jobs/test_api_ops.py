@@ -113,3 +113,20 @@ def test_jobs_page_is_for_admins(live_app: str, make_org_user: Any) -> None:
     client, _ = signed_in_client(live_app, viewer.email, viewer.password)
     assert client.get("/jobs").status_code == 403
     client.close()
+
+
+@pytest.fixture()
+def dead_broker(env: SyncEnv) -> None:
+    env.app_settings = env.app_settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"})
+
+
+def test_a_sync_with_the_broker_down_is_503(
+    env: SyncEnv, dead_broker: None, api: tuple[httpx.Client, httpx.Client]
+) -> None:
+    admin, _ = api
+    for body in ({}, {"wait": False}):
+        answer = admin.post("/sync/runs", json=body)
+        assert answer.status_code == 503 and answer.headers["content-type"].startswith(PROBLEM), answer.text
+        assert "127.0.0.1:1" not in answer.text
+    states = [j["state"] for j in admin.get("/jobs").json()["items"]]
+    assert states == ["failed", "failed"]

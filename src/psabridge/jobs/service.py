@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -106,7 +107,13 @@ def dispatch(factory: sessionmaker[Session], settings: Settings, job_id: int, *,
     if settings.broker_url:
         from psabridge.jobs.broker import send
 
-        send(settings, job_id, delay=delay)
+        try:
+            send(settings, job_id, delay=delay)
+        except redis.RedisError as exc:
+            message = "The job queue (Redis) is unreachable: check PSABRIDGE_BROKER_URL and that Redis runs"
+            log.error("job %s not queued: %s", job_id, type(exc).__name__)
+            _set(factory, job_id, state="failed", error_kind="broker", error=message, finished_at=utcnow())
+            raise JobError(message, "broker") from None
         return
 
     def work() -> None:
@@ -270,12 +277,8 @@ def _run_sync_job(
         connector_id = connector.id
         client = client_of(connector, settings)
     try:
-        try:
-            lock = connector_sync_lock(settings, connector_id)
-            lock.__enter__()
-        except AlreadyRunning:
-            raise _Busy from None
-        try:
+        # AlreadyRunning can only come from taking the lock: run_sync turns its own into SyncError
+        with connector_sync_lock(settings, connector_id):
             run = sync_service.run_sync(
                 factory,
                 organization_id,
@@ -287,13 +290,13 @@ def _run_sync_job(
                 progress=progress,
                 on_plan=on_plan,
             )
-        except sync_service.SyncError as exc:
-            if isinstance(exc.__context__, AlreadyRunning):
-                raise _Busy from None
-            raise
-        finally:
-            lock.__exit__(None, None, None)
         _budget_gauge(client, connector_id)
+    except AlreadyRunning:
+        raise _Busy from None
+    except sync_service.SyncError as exc:
+        if isinstance(exc.__context__, AlreadyRunning):  # the database guard: another process syncs
+            raise _Busy from None
+        raise
     finally:
         close = getattr(client, "close", None)
         if close is not None:
