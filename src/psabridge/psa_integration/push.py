@@ -146,7 +146,10 @@ def start_push(
         log.warning("push job %s of organization %s failed: %s", job_id, organization_id, job.error)
         raise service.SyncError(job.error or "The push failed")
     if job.run_id is None:
-        raise RuntimeError("the push did not start")
+        raise service.SyncError(
+            f"The push (job {job_id}) has not started within {wait_seconds:.0f} s: is a worker running"
+            " (psabridge worker)? It stays queued; follow it under Jobs."
+        )
     return job.run_id
 
 
