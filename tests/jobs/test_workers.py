@@ -121,3 +121,28 @@ def test_worker_killed_mid_sync_another_worker_finishes_it_exactly_once(
     with env.factory() as s:
         rerun = s.get(SyncRun, again.run_id)
         assert rerun is not None and rerun.planned_operations == 0
+
+
+@pytest.mark.slow
+def test_the_screens_push_runs_on_a_worker(
+    env: SyncEnv, hub: Hub, broker_settings: Settings, spawn: Callable[..., Any]
+) -> None:
+    from psabridge.psa_integration.push import PlanChanged, plan_digest, start_push
+    from psabridge.sync import service
+
+    fx = build_fixture(hub)
+    spawn(broker_settings, "worker", "--threads", "1")
+    previewed = service.make_plan(env.factory, env.org_id, app_settings=broker_settings)
+    with pytest.raises(PlanChanged):
+        start_push(env.factory, env.org_id, app_settings=broker_settings, expected_digest="0" * 64)
+    run_id = start_push(
+        env.factory, env.org_id, app_settings=broker_settings, expected_digest=plan_digest(previewed.plan)
+    )
+    wait_for(lambda: _finished(env, [j.id for j in jobs_of(env.factory)]), timeout=60)
+    push_jobs = jobs_of(env.factory)
+    assert [(j.trigger, j.state, j.error_kind) for j in push_jobs] == [
+        ("push", "failed", "plan_changed"),
+        ("push", "succeeded", None),
+    ]
+    assert push_jobs[1].run_id == run_id and push_jobs[1].worker != jobs.worker_name()
+    assert signature(env) == fx.expected(env.org_id)
