@@ -92,6 +92,9 @@ def settings(
     """Settings pointing at the (emptied after the test) test database and a fresh data directory."""
     monkeypatch.setenv("PSABRIDGE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("PSABRIDGE_DATABASE_URL", db_url)
+    # no background syncs after hub changes unless a test asks for them (tests/jobs)
+    monkeypatch.setenv("PSABRIDGE_CHANGE_SYNC_DELAY_SECONDS", "0")
+    monkeypatch.delenv("PSABRIDGE_BROKER_URL", raising=False)
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()

@@ -36,15 +36,22 @@ def serve(
     host: str | None = typer.Option(None, help="Address to bind (default from PSABRIDGE_HOST)."),
     port: int | None = typer.Option(None, help="Port (default from PSABRIDGE_PORT)."),
 ) -> None:
-    """Run the web application: REST API under /api/v1 and the Admin Hub."""
+    """Run the web application: REST API under /api/v1 and the Admin Hub (jobs run in `psabridge worker`
+    when PSABRIDGE_BROKER_URL is set, else in this process)."""
     import uvicorn
 
+    from psabridge import logs
     from psabridge.config import get_settings
     from psabridge.web.app import create_app
 
     settings = get_settings()
+    logs.configure(settings.log_level, settings.log_format)
     uvicorn.run(
-        create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info"
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        log_config=None,
     )
 
 
@@ -68,6 +75,10 @@ def _register_areas() -> None:
     from psabridge.reconcile.commands import register as register_reconcile
 
     register_reconcile(app)
+
+    from psabridge.jobs.commands import register as register_jobs
+
+    register_jobs(app)
 
     from psabridge.demo import register as register_demo
 

@@ -59,6 +59,60 @@ class Settings(BaseSettings):
     port: int = 8000
     redis_url: str = "redis://127.0.0.1:6379/0"
     log_level: str = "INFO"
+    log_format: str = Field(
+        default="text",
+        pattern="^(text|json)$",
+        description="Log lines as plain text or one JSON object each.",
+    )
+    # --- scale-out: jobs, locks, schedules, operations --------------------------------------------
+    broker_url: str = Field(
+        default="",
+        description=(
+            "Redis URL of the Dramatiq broker (e.g. redis://127.0.0.1:6379/0). Empty: jobs run in the"
+            " process that starts them (the embedded default). Set: `psabridge worker` runs them, and the"
+            " connector lock, the Autotask concurrency slots and the hourly budget live in this Redis."
+        ),
+    )
+    redis_prefix: str = Field(
+        default="psabridge",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="Prefix of every Redis key (and the Dramatiq namespace) of this installation.",
+    )
+    sync_lock_seconds: float = Field(
+        default=60.0,
+        ge=2,
+        le=3600,
+        description="Lease of a connector's Redis sync lock; the holder extends it every third of it.",
+    )
+    worker_heartbeat_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        description="A worker silent this long is dead: its unfinished jobs are handed to another worker.",
+    )
+    change_sync_delay_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description=(
+            "Quiet period after a hub change before its organization is synced (bursts coalesce);"
+            " 0 turns change-driven sync off."
+        ),
+    )
+    scheduler_tick_seconds: float = Field(
+        default=30.0, ge=0.2, le=3600, description="How often `psabridge scheduler` looks for due schedules."
+    )
+    smtp_host: str = Field(default="", description="SMTP server for notifications; empty: no e-mail.")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = "psabridge@localhost"
+    notify_email_to: str = Field(default="", description="Comma-separated recipients of notifications.")
+    notify_webhook_url: str = Field(default="", description="URL that receives notifications as JSON POSTs.")
+    notify_webhook_secret: SecretStr | None = Field(
+        default=None, description="Key of the HMAC-SHA256 signature (X-PSABridge-Signature) of each webhook."
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL in force: explicit, or a SQLite file under the data directory."""

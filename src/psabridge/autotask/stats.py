@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
+from psabridge.metrics import count_call
+
 
 class CallStats:
     """Thread-safe counters ``{entity: {verb: calls}}``."""
@@ -22,6 +24,7 @@ class CallStats:
     def record(self, entity: str, verb: str) -> None:
         with self._lock:
             self._counts[entity][verb] += 1
+        count_call(entity, verb)
 
     def record_retry(self) -> None:
         with self._lock:

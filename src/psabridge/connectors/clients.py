@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import lru_cache
 
 from psabridge.autotask import AutotaskClient, AutotaskCredentials, ZoneInfo
+from psabridge.autotask.redis_limits import RedisLimits
 from psabridge.config import Settings
 from psabridge.connectors.models import Connector
 from psabridge.security.crypto import SecretBox
 
 log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=8)
+def shared_limits(redis_url: str, prefix: str) -> RedisLimits:
+    """The Autotask limits every worker shares through Redis (one connection pool per URL)."""
+    return RedisLimits.from_url(redis_url, prefix=f"{prefix}:autotask")
 
 
 def build_client(connector: Connector, app_settings: Settings, **client_options: object) -> AutotaskClient:
@@ -26,6 +34,10 @@ def build_client(connector: Connector, app_settings: Settings, **client_options:
     )
     if app_settings.autotask_hourly_budget_cap is not None:
         client_options.setdefault("hourly_budget_cap", _budget_cap(app_settings.autotask_hourly_budget_cap))
+    if app_settings.broker_url:
+        # several workers: the 3-per-endpoint slots, the hourly usage and the ThresholdInformation
+        # reading (the back-off past 50%/75%) are shared through Redis
+        client_options.setdefault("limits", shared_limits(app_settings.broker_url, app_settings.redis_prefix))
     return AutotaskClient(
         credentials,
         known_api_url=connector.api_url or None,

@@ -109,7 +109,10 @@ class _Control:
                     setattr(s, name, float(data[name]))
             if data.get("reset_counter"):
                 self.emu.meter.reset()
-        return json_response({**vars(s), "current": self.emu.meter.count()})
+        meter = self.emu.meter
+        return json_response(
+            {**vars(s), "current": meter.count(), "peak_in_flight": meter.peaks(), "refused": meter.refused}
+        )
 
     async def rules(self, request: Request) -> Response:
         """``GET``: the switches; ``POST {"name": value, ...}`` changes some, ``{"reset": true}`` first

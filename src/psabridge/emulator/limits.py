@@ -29,6 +29,9 @@ class RequestMeter:
         self.settings = settings or LimitSettings()
         self._times: deque[float] = deque()
         self._in_flight: dict[tuple[str, str], int] = {}
+        #: the most requests that were (or tried to be) in flight at once per key, and how many were refused
+        self._peak: dict[tuple[str, str], int] = {}
+        self.refused = 0
         self._lock = threading.Lock()
 
     def _trim(self, now: float) -> None:
@@ -64,7 +67,9 @@ class RequestMeter:
         key = (code.lower(), endpoint.lower())
         with self._lock:
             current = self._in_flight.get(key, 0)
+            self._peak[key] = max(self._peak.get(key, 0), current + 1)
             if current >= self.settings.max_concurrent:
+                self.refused += 1
                 return False
             self._in_flight[key] = current + 1
             return True
@@ -78,6 +83,14 @@ class RequestMeter:
             else:
                 self._in_flight[key] = left
 
+    def peaks(self) -> dict[str, int]:
+        """``"code|endpoint" -> most concurrent requests seen`` (a refused one counts: the peak is what
+        the clients attempted), for tests of limits held across processes."""
+        with self._lock:
+            return {f"{code}|{endpoint}": n for (code, endpoint), n in self._peak.items()}
+
     def reset(self) -> None:
         with self._lock:
             self._times.clear()
+            self._peak.clear()
+            self.refused = 0

@@ -10,7 +10,6 @@ again (digests only) and compares before the first write, then checks each batch
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -115,47 +114,43 @@ def start_push(
     retry_failed: bool = False,
     wait_seconds: float = 60.0,
 ) -> int:
-    """Start applying the previewed plan in a background thread and return the run's id once the plan
-    is confirmed to be the previewed one, so the browser can follow the run instead of waiting on one
-    long request. Raises :class:`PlanChanged` (nothing written) or :class:`PushBusy`."""
+    """Queue the push as a job (a worker runs it; without a broker, a thread of this process) and return
+    the run's id once the job confirmed the plan is the previewed one, so the browser can follow the run
+    instead of waiting on one long request. Raises :class:`PlanChanged` (nothing written) or
+    :class:`PushBusy`."""
+    from psabridge.jobs import service as jobs
+
     with factory() as session:
         busy = running_push(session, organization_id)
         if busy is not None:
             raise PushBusy(f"Run {busy.id} is still pushing; wait for it to finish.")
-    started = jr.now()
-    confirmed = threading.Event()
-    failure: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            push(
-                factory,
-                organization_id,
-                app_settings=app_settings,
-                expected_digest=expected_digest,
-                on_confirmed=confirmed.set,
-                retry_failed=retry_failed,
-            )
-        except BaseException as exc:
-            if not confirmed.is_set():
-                failure.append(exc)
-            log.exception("push of organization %s failed", organization_id)
-        finally:
-            confirmed.set()
-
-    threading.Thread(target=work, name=f"psa-push-{organization_id}", daemon=True).start()
-    confirmed.wait(timeout=wait_seconds)
-    if failure:
-        raise failure[0]
-    with factory() as session:
-        run = session.scalar(
-            select(SyncRun)
-            .where(SyncRun.organization_id == organization_id, SyncRun.mode == "apply")
-            .order_by(SyncRun.id.desc())
+    job_id = jobs.enqueue(
+        factory,
+        app_settings,
+        organization_id,
+        "sync",
+        trigger="push",
+        options={"expected_digest": expected_digest, "retry_failed": retry_failed},
+    )
+    job = jobs.follow(
+        factory,
+        job_id,
+        until=lambda j: j.confirmed or j.state in jobs.FINISHED,
+        timeout=wait_seconds,
+    )
+    if job.state == "failed":
+        if job.error_kind == "plan_changed":
+            raise PlanChanged(job.error or PLAN_CHANGED)
+        if job.error_kind == "busy":
+            raise PushBusy(job.error or "A push of this organization is still running.")
+        log.warning("push job %s of organization %s failed: %s", job_id, organization_id, job.error)
+        raise service.SyncError(job.error or "The push failed")
+    if job.run_id is None:
+        raise service.SyncError(
+            f"The push (job {job_id}) has not started within {wait_seconds:.0f} s: is a worker running"
+            " (psabridge worker)? It stays queued; follow it under Jobs."
         )
-        if run is None or _aware(run.started_at) < started - timedelta(seconds=1):
-            raise RuntimeError("the push did not start")
-        return run.id
+    return job.run_id
 
 
 def applied_operations(session: Session, run_id: int) -> int:

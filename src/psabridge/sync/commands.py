@@ -98,26 +98,33 @@ def sync_command(
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Only retry records that failed."),
 ) -> None:
     """Plan and apply: write the differences to Autotask, exactly once, journaled."""
+    from psabridge.jobs import service as jobs
     from psabridge.sync import service
 
     factory, org_id, settings = _context(org)
     console = Console(stderr=True, quiet=as_json)
     bars = PhaseProgress(console)
+    if settings.broker_url:
+        console.print("Queued for a worker (PSABRIDGE_BROKER_URL); waiting for it to finish…")
     try:
         with bars:
-            run = service.run_sync(
+            job = jobs.run_and_follow(
                 factory,
                 org_id,
-                app_settings=settings,
-                retry_failed=retry_failed,
+                "sync",
+                settings=settings,
+                options={"retry_failed": retry_failed},
                 progress=bars.on_op,
                 on_plan=bars.on_plan,
             )
     except service.SyncError as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(1) from exc
+    if job.run_id is None:
+        typer.echo(f"Error: job {job.id} is still {job.state}; follow it with `psabridge jobs`", err=True)
+        raise typer.Exit(1)
     with factory() as session:
-        run, results = service.get_run(session, org_id, run.id)
+        run, results = service.get_run(session, org_id, job.run_id)
         data = service.run_to_dict(run, results)
     if as_json:
         typer.echo(json.dumps(data, default=str))

@@ -59,6 +59,19 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     app.include_router(psa_integration_router)
 
+    from psabridge.web.api.jobs import router as jobs_api_router
+    from psabridge.web.jobs_pages import router as jobs_pages_router
+    from psabridge.web.ops import install_ops
+
+    app.include_router(jobs_api_router, prefix="/api/v1")
+    app.include_router(jobs_pages_router)
+    install_ops(app)
+
+    from psabridge.jobs.changes import install_change_hook
+
+    # a committed hub change (API, import, pages) schedules a sync after the quiet period
+    install_change_hook(app.state.sessionmaker, settings)
+
     from psabridge.web.shell import install_web_shell
 
     install_web_shell(app)

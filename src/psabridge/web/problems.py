@@ -119,6 +119,11 @@ def _sync_error(exc: Exception) -> JSONResponse:
     from psabridge.sync.service import HubRecordMissing, LinkRefused
 
     detail = str(exc)
+    kind = getattr(exc, "kind", None)  # a followed job's failure (psabridge.jobs.service.JobError)
+    if kind == "broker":
+        return problem(503, "Service Unavailable", detail, errors=[{"field": "broker", "message": detail}])
+    if kind == "autotask":
+        return problem(502, "Bad Gateway", detail, errors=[{"field": "autotask", "message": detail}])
     if isinstance(exc, HubRecordMissing):
         return problem(404, "Not found", detail, errors=[{"field": "hub_id", "message": detail}])
     field = "autotask_id" if isinstance(exc, LinkRefused) else "sync"

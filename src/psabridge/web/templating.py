@@ -40,6 +40,7 @@ TABS: tuple[Tab, ...] = (
     Tab("psa", "PSA Integration", "/psa-integration"),
     Tab("billing", "Billing Hub", "/billing/accounts"),
     Tab("users", "Users", "/users"),
+    Tab("jobs", "Jobs", "/jobs"),
 )
 
 

@@ -44,6 +44,10 @@ class ImportResult:
         return asdict(self)
 
 
+#: ``session.info`` key of the organizations whose hub records the session changed outside the ORM
+CHANGED_ORGS_KEY = "psabridge_changed_orgs"
+
+
 def run_import(session: Session, organization_id: int, upload: Upload) -> list[ImportResult]:
     """Check then write ``upload`` for the organization; raises ``ImportFailed`` (nothing written) on any
     bad row. The caller commits (or rolls back)."""
@@ -199,8 +203,15 @@ class _Writer:
         elif record_type.name == "license_change_log":
             self._log_deltas(rows, existing)
 
+    def _mark_changed(self, rows: list[dict[str, Any]]) -> None:
+        """Tell whoever watches this session's commits (change-driven sync) that the organization's hub
+        records changed: these bulk statements bypass the ORM's unit of work."""
+        if rows:
+            self.session.info.setdefault(CHANGED_ORGS_KEY, set()).add(self.organization_id)
+
     def _insert(self, table: Any, rows: list[dict[str, Any]]) -> None:
         """Core executemany INSERT (no ORM unit of work): rows are grouped by their set of columns."""
+        self._mark_changed(rows)
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             groups[tuple(sorted(row))].append(row)
@@ -214,6 +225,7 @@ class _Writer:
 
     def _update(self, table: Any, rows: list[dict[str, Any]]) -> None:
         """Core executemany UPDATE by primary key, grouped by the set of columns that change."""
+        self._mark_changed(rows)
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             groups[tuple(sorted(k for k in row if k != "id"))].append(row)

@@ -11,10 +11,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from psabridge.hub.errors import InvalidRecord, RecordNotFound
 from psabridge.hub.validation import MAX_OFFSET, DbId
+from psabridge.jobs import service as jobs
 from psabridge.sync import run_results, service
 from psabridge.sync.models import SyncRun
 from psabridge.web.api.responses import problem_responses
@@ -81,19 +83,43 @@ def post_plan(
     return {"run_id": result.run.id, **result.plan.to_dict()}
 
 
+class ApplyRequest(RunRequest):
+    wait: bool = Field(
+        default=True,
+        description=(
+            "Wait for the sync job to finish and answer 201 with the run; false: answer 202 with the queued"
+            " job at once (follow it at /api/v1/jobs/{id})."
+        ),
+    )
+
+
 @router.post("/runs", status_code=201, responses=ERRORS)
 def post_run(
-    request: Request, principal: Admin, settings: AppSettings, body: RunRequest | None = None
+    request: Request, principal: Admin, settings: AppSettings, body: ApplyRequest | None = None
 ) -> Any:
-    """Plan and apply now (synchronously); returns the run with its per-record results."""
-    run = service.run_sync(
-        request.app.state.sessionmaker,
-        principal.organization_id,
-        app_settings=settings,
-        retry_failed=bool(body and body.retry_failed),
+    """Plan and apply: a sync job (run by a worker when a broker is configured, else in this process).
+
+    Answers 201 with the finished run and its per-record results, or 202 with the job when ``wait`` is
+    false or the job has not finished within ten minutes."""
+    factory = request.app.state.sessionmaker
+    options = {"retry_failed": bool(body and body.retry_failed)}
+    if body is not None and not body.wait:
+        job_id = jobs.enqueue(factory, settings, principal.organization_id, "sync", options=options)
+        with factory() as session:
+            data = jobs.job_to_dict(jobs.get_job(session, principal.organization_id, job_id))
+        return JSONResponse(data, status_code=202, headers={"Location": f"/api/v1/jobs/{job_id}"})
+    job = jobs.run_and_follow(
+        factory, principal.organization_id, "sync", settings=settings, options=options, timeout=600
     )
-    with request.app.state.sessionmaker() as session:
-        return _run_with_records(session, principal.organization_id, run.id, RecordsPage())
+    if job.run_id is None or job.state not in jobs.FINISHED:
+        return JSONResponse(
+            jobs.job_to_dict(job), status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"}
+        )
+    with factory() as session:
+        return {
+            **_run_with_records(session, principal.organization_id, job.run_id, RecordsPage()),
+            "job_id": job.id,
+        }
 
 
 class RecordsPage(BaseModel):

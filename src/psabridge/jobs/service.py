@@ -1,0 +1,511 @@
+"""Jobs: every sync and reconciliation — from the CLI, the REST API, the PSA Integration screen's Push, a
+hub change or a schedule — is a row of ``jobs`` run by :func:`execute`.
+
+Where it runs: with ``PSABRIDGE_BROKER_URL`` set, a Dramatiq message carrying the job id goes to Redis
+and a ``psabridge worker`` runs it (a worker killed mid-run: Dramatiq hands the unacknowledged message to
+another worker, which runs the job again; the sync journal makes that exactly once). Without a broker
+the job runs in the process that asked (a thread, or inline for the CLI), the embedded default.
+
+The caller follows the job through its row (state, run id, error); the run's own record (sync run,
+reconciliation run) keeps the details. One sync per connector: the Redis lock
+(:mod:`psabridge.jobs.locks`) across workers, and the database guard inside ``run_sync``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from psabridge.autotask.errors import AutotaskError
+from psabridge.config import Settings
+from psabridge.connectors.models import ConnectorStatus
+from psabridge.db import utcnow
+from psabridge.jobs import notify
+from psabridge.jobs.locks import connector_sync_lock
+from psabridge.jobs.models import Job
+from psabridge.metrics import BUDGET_USED, OPERATIONS, RUN_DURATION, RUNS
+from psabridge.sync import service as sync_service
+from psabridge.sync.runlock import AlreadyRunning
+
+log = logging.getLogger(__name__)
+
+FINISHED = ("succeeded", "failed")
+#: a busy connector (another sync holds its lock): a change or schedule job waits this long and tries again
+BUSY_RETRY_SECONDS = 5.0
+#: a burst of changes postpones its sync at most this many quiet periods (at least a minute)
+MAX_COALESCE_PERIODS = 6
+
+
+class JobError(sync_service.SyncError):
+    """A followed job failed (``kind``: plan_changed, busy, sync, autotask, reconcile, error)."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class JobNotFound(LookupError):
+    """No such job in this organization."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+# -- queueing ------------------------------------------------------------------------------------------
+def enqueue(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    organization_id: int,
+    kind: str,
+    *,
+    trigger: str = "manual",
+    options: dict[str, Any] | None = None,
+    delay: float = 0.0,
+    dispatch_now: bool = True,
+) -> int:
+    """Record a queued job (and hand it to a worker or a thread unless ``dispatch_now=False``)."""
+    from psabridge.connectors.service import get_autotask_connector
+
+    with factory() as session:
+        connector = get_autotask_connector(session, organization_id)
+        job = Job(
+            organization_id=organization_id,
+            connector_id=connector.id if connector else None,
+            kind=kind,
+            trigger=trigger,
+            state="queued",
+            options=dict(options or {}),
+            due_at=utcnow() + timedelta(seconds=delay) if delay else None,
+        )
+        session.add(job)
+        session.commit()
+        job_id = job.id
+    if dispatch_now:
+        dispatch(factory, settings, job_id, delay=delay)
+    return job_id
+
+
+def dispatch(factory: sessionmaker[Session], settings: Settings, job_id: int, *, delay: float = 0.0) -> None:
+    """Hand the job to the broker (a worker runs it), or to a thread of this process (after ``delay``)."""
+    if settings.broker_url:
+        from psabridge.jobs.broker import send
+
+        try:
+            send(settings, job_id, delay=delay)
+        except redis.RedisError as exc:
+            message = "The job queue (Redis) is unreachable: check PSABRIDGE_BROKER_URL and that Redis runs"
+            log.error("job %s not queued: %s", job_id, type(exc).__name__)
+            _set(factory, job_id, state="failed", error_kind="broker", error=message, finished_at=utcnow())
+            raise JobError(message, "broker") from None
+        return
+
+    def work() -> None:
+        try:
+            execute(factory, settings, job_id)
+        except Exception:  # execute records failures; anything else is a bug worth a trace
+            log.exception("job %s failed", job_id)
+
+    timer = threading.Timer(max(0.0, delay), work)
+    timer.name = f"psabridge-job-{job_id}"
+    timer.daemon = True
+    timer.start()
+
+
+def note_change(factory: sessionmaker[Session], settings: Settings, organization_id: int) -> int | None:
+    """A hub change of the organization: sync its connector after the quiet period. Changes during the
+    quiet period postpone that sync (one job, coalescing the burst), at most ``MAX_COALESCE_PERIODS``
+    periods after the first change. Returns the job id (None: nothing to sync)."""
+    from psabridge.connectors.service import get_autotask_connector
+
+    delay = settings.change_sync_delay_seconds
+    if delay <= 0:
+        return None
+    with factory() as session:
+        connector = get_autotask_connector(session, organization_id)
+        if connector is None or connector.status != ConnectorStatus.SET_UP.value:
+            return None
+        due = utcnow() + timedelta(seconds=delay)
+        waiting = session.scalar(
+            select(Job)
+            .where(
+                Job.organization_id == organization_id,
+                Job.kind == "sync",
+                Job.trigger == "change",
+                Job.state == "queued",
+            )
+            .order_by(Job.id)
+            .limit(1)
+        )
+        if waiting is not None:
+            created = _aware(waiting.created_at) or due
+            latest = created + timedelta(seconds=max(60.0, delay * MAX_COALESCE_PERIODS))
+            waiting.due_at = min(due, max(latest, _aware(waiting.due_at) or due))
+            session.commit()
+            return waiting.id
+    return enqueue(factory, settings, organization_id, "sync", trigger="change", delay=delay)
+
+
+# -- running -------------------------------------------------------------------------------------------
+def execute(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    job_id: int,
+    *,
+    progress: Callable[..., None] | None = None,
+    on_plan: Callable[..., None] | None = None,
+    raise_errors: bool = False,
+) -> str:
+    """Run the job (a worker's actor, a thread, or the CLI inline) and record its outcome; returns its
+    state. A finished job is not run again (a redelivered message); a job whose due time moved (more
+    changes) is put back until then; a busy connector puts a change or schedule job back a little."""
+    with factory() as session:
+        job = session.get(Job, job_id)
+        if job is None or job.state in FINISHED:
+            return job.state if job else "missing"
+        due = _aware(job.due_at)
+        now = utcnow()
+        if due is not None and due > now + timedelta(milliseconds=50):
+            dispatch(factory, settings, job_id, delay=(due - now).total_seconds())
+            return "queued"
+        redelivered = job.state == "running"
+        job.state, job.started_at, job.worker = "running", now, worker_name()
+        job.attempts += 1
+        session.commit()
+        kind, trigger, org_id, connector_id = job.kind, job.trigger, job.organization_id, job.connector_id
+        options = dict(job.options or {})
+    if redelivered:
+        log.warning("job %s: running it again (its worker stopped before finishing)", job_id)
+    started = time.monotonic()
+    try:
+        if kind == "sync":
+            state = _run_sync_job(
+                factory, settings, job_id, org_id, connector_id, options, progress=progress, on_plan=on_plan
+            )
+        else:
+            state = _run_reconcile_job(factory, settings, job_id, org_id, trigger)
+    except _Busy:
+        if trigger in ("change", "schedule") or redelivered:
+            _set(factory, job_id, state="queued", due_at=utcnow() + timedelta(seconds=BUSY_RETRY_SECONDS))
+            dispatch(factory, settings, job_id, delay=BUSY_RETRY_SECONDS)
+            return "queued"
+        message = "A sync of this organization is already running"
+        _fail(factory, settings, job_id, "busy", message, notify_failure=False)
+        if raise_errors:
+            raise sync_service.SyncError(message) from None
+        return "failed"
+    except Exception as exc:
+        error_kind = _error_kind(exc)
+        _fail(factory, settings, job_id, error_kind, str(exc) or type(exc).__name__)
+        RUNS.labels(kind=kind, outcome="failed").inc()
+        RUN_DURATION.labels(kind=kind).observe(time.monotonic() - started)
+        if raise_errors:
+            raise
+        if error_kind == "error":
+            log.exception("job %s failed", job_id)
+        else:
+            log.warning("job %s failed: %s", job_id, exc)
+        return "failed"
+    RUN_DURATION.labels(kind=kind).observe(time.monotonic() - started)
+    return state
+
+
+class _Busy(Exception):
+    """Another sync of the connector holds its lock."""
+
+
+def _error_kind(exc: BaseException) -> str:
+    from psabridge.reconcile.service import ReconcileError
+
+    if isinstance(exc, sync_service.PlanChangedError):
+        return "plan_changed"
+    if isinstance(exc, sync_service.SyncError):
+        return "sync"
+    if isinstance(exc, AutotaskError):
+        return "autotask"
+    if isinstance(exc, ReconcileError):
+        return "reconcile"
+    return "error"
+
+
+def _run_sync_job(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    job_id: int,
+    organization_id: int,
+    connector_id: int | None,
+    options: dict[str, Any],
+    *,
+    progress: Callable[..., None] | None,
+    on_plan: Callable[..., None] | None,
+) -> str:
+    from psabridge.sync.connector import client_of, connector_of
+    from psabridge.sync.models import SyncRun
+
+    def confirmed() -> None:
+        with factory() as session:
+            job = session.get(Job, job_id)
+            if job is not None:
+                job.confirmed = True
+                job.run_id = session.scalar(
+                    select(func.max(SyncRun.id)).where(
+                        SyncRun.organization_id == organization_id,
+                        SyncRun.mode == "apply",
+                        SyncRun.status == "running",
+                    )
+                )
+                session.commit()
+
+    with factory() as session:
+        connector, _ = connector_of(session, organization_id)
+        connector_id = connector.id
+        client = client_of(connector, settings)
+    try:
+        # AlreadyRunning can only come from taking the lock: run_sync turns its own into SyncError
+        with connector_sync_lock(settings, connector_id):
+            run = sync_service.run_sync(
+                factory,
+                organization_id,
+                app_settings=settings,
+                client=client,
+                retry_failed=bool(options.get("retry_failed")),
+                expected_digest=options.get("expected_digest"),
+                on_confirmed=confirmed if options.get("expected_digest") else None,
+                progress=progress,
+                on_plan=on_plan,
+            )
+        _budget_gauge(client, connector_id)
+    except AlreadyRunning:
+        raise _Busy from None
+    except sync_service.SyncError as exc:
+        if isinstance(exc.__context__, AlreadyRunning):  # the database guard: another process syncs
+            raise _Busy from None
+        raise
+    finally:
+        close = getattr(client, "close", None)
+        if close is not None:
+            close()
+    RUNS.labels(kind="sync", outcome=run.status).inc()
+    OPERATIONS.inc(run.planned_operations or 0)
+    failed = run.status == "failed"
+    _set(
+        factory,
+        job_id,
+        state="failed" if failed else "succeeded",
+        run_id=run.id,
+        finished_at=utcnow(),
+        error=run.error if failed else None,
+        error_kind="sync" if failed else None,
+    )
+    if failed:
+        _notify_failure(factory, settings, job_id)
+    return "failed" if failed else "succeeded"
+
+
+def _budget_gauge(client: Any, connector_id: int) -> None:
+    usage = getattr(client, "budget_usage", None)
+    if usage is None:
+        return
+    try:
+        BUDGET_USED.labels(connector=str(connector_id)).set(float(usage()["fraction"]))
+    except Exception:  # the gauge is best effort: Redis may be briefly unreachable
+        log.debug("budget gauge not updated", exc_info=True)
+
+
+def _run_reconcile_job(
+    factory: sessionmaker[Session], settings: Settings, job_id: int, organization_id: int, trigger: str
+) -> str:
+    from psabridge.reconcile import service as reconcile
+
+    run = reconcile.start(
+        factory, organization_id, app_settings=settings, started_by=f"job {job_id} ({trigger})"
+    )
+    failed = run.status == "failed"
+    RUNS.labels(kind="reconcile", outcome=run.status).inc()
+    _set(
+        factory,
+        job_id,
+        state="failed" if failed else "succeeded",
+        run_id=run.id,
+        finished_at=utcnow(),
+        error=run.error if failed else None,
+        error_kind="reconcile" if failed else None,
+    )
+    if failed:
+        _notify_failure(factory, settings, job_id)
+        return "failed"
+    differences = sum(int(v) for v in (run.counts or {}).values() if isinstance(v, int))
+    if differences:
+        notify.notify(
+            settings,
+            "reconcile.differences",
+            f"PSA Bridge: {differences} reconciliation difference(s) (organization {organization_id})",
+            f"Reconciliation run {run.id} of organization {organization_id} found {differences}"
+            f" difference(s) between the billing hub and Autotask: {run.counts}.\n"
+            "Review them under PSA Integration > Reconcile.",
+            {"organization_id": organization_id, "job_id": job_id, "run_id": run.id, "counts": run.counts},
+        )
+    return "succeeded"
+
+
+def _set(factory: sessionmaker[Session], job_id: int, **values: Any) -> None:
+    with factory() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            return
+        for name, value in values.items():
+            setattr(job, name, value)
+        session.commit()
+
+
+def _fail(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    job_id: int,
+    error_kind: str,
+    message: str,
+    *,
+    notify_failure: bool = True,
+) -> None:
+    _set(factory, job_id, state="failed", error_kind=error_kind, error=message[:4000], finished_at=utcnow())
+    if notify_failure and error_kind != "plan_changed":
+        _notify_failure(factory, settings, job_id)
+
+
+def _notify_failure(factory: sessionmaker[Session], settings: Settings, job_id: int) -> None:
+    with factory() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            return
+        data = job_to_dict(job)
+    notify.notify(
+        settings,
+        f"{data['kind']}.failed",
+        f"PSA Bridge: {data['kind']} of organization {data['organization_id']} failed",
+        f"Job {data['id']} ({data['kind']}, started by {data['trigger']}) of organization"
+        f" {data['organization_id']} failed: {data['error']}\nRun: {data['run_id'] or 'none'}",
+        {"job": data},
+    )
+
+
+# -- following and reading -----------------------------------------------------------------------------
+def follow(
+    factory: sessionmaker[Session],
+    job_id: int,
+    *,
+    until: Callable[[Job], bool] = lambda job: job.state in FINISHED,
+    timeout: float = 600.0,
+    poll: float = 0.1,
+) -> Job:
+    """Wait until ``until(job)`` holds (default: finished) or ``timeout``; returns the job (detached)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with factory() as session:
+            job = session.get(Job, job_id)
+            if job is None:
+                raise JobNotFound(f"No job {job_id}")
+            if until(job) or time.monotonic() >= deadline:
+                session.expunge(job)
+                return job
+        time.sleep(poll)
+
+
+def raise_for(job: Job) -> None:
+    """A followed job that failed, as the error its caller answers with."""
+    if job.state != "failed":
+        return
+    kind = job.error_kind or "error"
+    message = job.error or "The job failed"
+    if kind == "plan_changed":
+        raise sync_service.PlanChangedError(message)
+    raise JobError(message, kind)
+
+
+def run_and_follow(
+    factory: sessionmaker[Session],
+    organization_id: int,
+    kind: str,
+    *,
+    settings: Settings,
+    options: dict[str, Any] | None = None,
+    progress: Callable[..., None] | None = None,
+    on_plan: Callable[..., None] | None = None,
+    timeout: float = 3600.0,
+) -> Job:
+    """Run a job now and wait for it (CLI, REST API): inline without a broker (errors raised as the
+    engine raises them), else queued for a worker and followed (a failure raises :class:`JobError`)."""
+    job_id = enqueue(factory, settings, organization_id, kind, options=options, dispatch_now=False)
+    if not settings.broker_url:
+        execute(factory, settings, job_id, progress=progress, on_plan=on_plan, raise_errors=True)
+    else:
+        dispatch(factory, settings, job_id)
+    job = follow(factory, job_id, timeout=timeout)
+    raise_for(job)
+    return job
+
+
+def get_job(session: Session, organization_id: int, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None or job.organization_id != organization_id:
+        raise JobNotFound(f"No job {job_id}")
+    return job
+
+
+def list_jobs(
+    session: Session,
+    organization_id: int,
+    *,
+    state: str | None = None,
+    kind: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Job], int]:
+    """The organization's jobs, newest first, and how many match in all."""
+    query = select(Job).where(Job.organization_id == organization_id)
+    if state:
+        query = query.where(Job.state == state)
+    if kind:
+        query = query.where(Job.kind == kind)
+    total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    rows = list(session.scalars(query.order_by(Job.id.desc()).limit(limit).offset(offset)))
+    return rows, total
+
+
+def job_to_dict(job: Job) -> dict[str, Any]:
+    def iso(value: datetime | None) -> str | None:
+        aware = _aware(value)
+        return aware.isoformat() if aware else None
+
+    return {
+        "id": job.id,
+        "organization_id": job.organization_id,
+        "connector_id": job.connector_id,
+        "kind": job.kind,
+        "trigger": job.trigger,
+        "state": job.state,
+        "due_at": iso(job.due_at),
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+        "run_id": job.run_id,
+        "attempts": job.attempts,
+        "worker": job.worker,
+        "error_kind": job.error_kind,
+        "error": job.error,
+    }
