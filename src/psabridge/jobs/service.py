@@ -19,23 +19,23 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from psabridge.autotask.errors import AutotaskError
 from psabridge.config import Settings
 from psabridge.connectors.models import ConnectorStatus
 from psabridge.db import utcnow
-from psabridge.jobs import notify
-from psabridge.jobs.locks import connector_sync_lock
+from psabridge.jobs.kinds import Busy, error_kind_of, run_reconcile_job, run_sync_job
 from psabridge.jobs.models import Job
-from psabridge.metrics import BUDGET_USED, OPERATIONS, RUN_DURATION, RUNS
+from psabridge.jobs.rows import aware_time as _aware
+from psabridge.jobs.rows import fail_job, set_job
+from psabridge.jobs.rows import job_to_dict as job_to_dict
+from psabridge.metrics import RUN_DURATION, RUNS
 from psabridge.sync import service as sync_service
-from psabridge.sync.runlock import AlreadyRunning
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,6 @@ class JobNotFound(LookupError):
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 # -- queueing ------------------------------------------------------------------------------------------
@@ -112,7 +106,7 @@ def dispatch(factory: sessionmaker[Session], settings: Settings, job_id: int, *,
         except redis.RedisError as exc:
             message = "The job queue (Redis) is unreachable: check PSABRIDGE_BROKER_URL and that Redis runs"
             log.error("job %s not queued: %s", job_id, type(exc).__name__)
-            _set(factory, job_id, state="failed", error_kind="broker", error=message, finished_at=utcnow())
+            set_job(factory, job_id, state="failed", error_kind="broker", error=message, finished_at=utcnow())
             raise JobError(message, "broker") from None
         return
 
@@ -195,24 +189,24 @@ def execute(
     started = time.monotonic()
     try:
         if kind == "sync":
-            state = _run_sync_job(
+            state = run_sync_job(
                 factory, settings, job_id, org_id, connector_id, options, progress=progress, on_plan=on_plan
             )
         else:
-            state = _run_reconcile_job(factory, settings, job_id, org_id, trigger)
-    except _Busy:
+            state = run_reconcile_job(factory, settings, job_id, org_id, trigger)
+    except Busy:
         if trigger in ("change", "schedule") or redelivered:
-            _set(factory, job_id, state="queued", due_at=utcnow() + timedelta(seconds=BUSY_RETRY_SECONDS))
+            set_job(factory, job_id, state="queued", due_at=utcnow() + timedelta(seconds=BUSY_RETRY_SECONDS))
             dispatch(factory, settings, job_id, delay=BUSY_RETRY_SECONDS)
             return "queued"
         message = "A sync of this organization is already running"
-        _fail(factory, settings, job_id, "busy", message, notify_failure=False)
+        fail_job(factory, settings, job_id, "busy", message, notify_failure=False)
         if raise_errors:
             raise sync_service.SyncError(message) from None
         return "failed"
     except Exception as exc:
-        error_kind = _error_kind(exc)
-        _fail(factory, settings, job_id, error_kind, str(exc) or type(exc).__name__)
+        error_kind = error_kind_of(exc)
+        fail_job(factory, settings, job_id, error_kind, str(exc) or type(exc).__name__)
         RUNS.labels(kind=kind, outcome="failed").inc()
         RUN_DURATION.labels(kind=kind).observe(time.monotonic() - started)
         if raise_errors:
@@ -224,184 +218,6 @@ def execute(
         return "failed"
     RUN_DURATION.labels(kind=kind).observe(time.monotonic() - started)
     return state
-
-
-class _Busy(Exception):
-    """Another sync of the connector holds its lock."""
-
-
-def _error_kind(exc: BaseException) -> str:
-    from psabridge.reconcile.service import ReconcileError
-
-    if isinstance(exc, sync_service.PlanChangedError):
-        return "plan_changed"
-    if isinstance(exc, sync_service.SyncError):
-        return "sync"
-    if isinstance(exc, AutotaskError):
-        return "autotask"
-    if isinstance(exc, ReconcileError):
-        return "reconcile"
-    return "error"
-
-
-def _run_sync_job(
-    factory: sessionmaker[Session],
-    settings: Settings,
-    job_id: int,
-    organization_id: int,
-    connector_id: int | None,
-    options: dict[str, Any],
-    *,
-    progress: Callable[..., None] | None,
-    on_plan: Callable[..., None] | None,
-) -> str:
-    from psabridge.sync.connector import client_of, connector_of
-    from psabridge.sync.models import SyncRun
-
-    def confirmed() -> None:
-        with factory() as session:
-            job = session.get(Job, job_id)
-            if job is not None:
-                job.confirmed = True
-                job.run_id = session.scalar(
-                    select(func.max(SyncRun.id)).where(
-                        SyncRun.organization_id == organization_id,
-                        SyncRun.mode == "apply",
-                        SyncRun.status == "running",
-                    )
-                )
-                session.commit()
-
-    with factory() as session:
-        connector, _ = connector_of(session, organization_id)
-        connector_id = connector.id
-        client = client_of(connector, settings)
-    try:
-        # AlreadyRunning can only come from taking the lock: run_sync turns its own into SyncError
-        with connector_sync_lock(settings, connector_id):
-            run = sync_service.run_sync(
-                factory,
-                organization_id,
-                app_settings=settings,
-                client=client,
-                retry_failed=bool(options.get("retry_failed")),
-                expected_digest=options.get("expected_digest"),
-                on_confirmed=confirmed if options.get("expected_digest") else None,
-                progress=progress,
-                on_plan=on_plan,
-            )
-        _budget_gauge(client, connector_id)
-    except AlreadyRunning:
-        raise _Busy from None
-    except sync_service.SyncError as exc:
-        if isinstance(exc.__context__, AlreadyRunning):  # the database guard: another process syncs
-            raise _Busy from None
-        raise
-    finally:
-        close = getattr(client, "close", None)
-        if close is not None:
-            close()
-    RUNS.labels(kind="sync", outcome=run.status).inc()
-    OPERATIONS.inc(run.planned_operations or 0)
-    failed = run.status == "failed"
-    _set(
-        factory,
-        job_id,
-        state="failed" if failed else "succeeded",
-        run_id=run.id,
-        finished_at=utcnow(),
-        error=run.error if failed else None,
-        error_kind="sync" if failed else None,
-    )
-    if failed:
-        _notify_failure(factory, settings, job_id)
-    return "failed" if failed else "succeeded"
-
-
-def _budget_gauge(client: Any, connector_id: int) -> None:
-    usage = getattr(client, "budget_usage", None)
-    if usage is None:
-        return
-    try:
-        BUDGET_USED.labels(connector=str(connector_id)).set(float(usage()["fraction"]))
-    except Exception:  # the gauge is best effort: Redis may be briefly unreachable
-        log.debug("budget gauge not updated", exc_info=True)
-
-
-def _run_reconcile_job(
-    factory: sessionmaker[Session], settings: Settings, job_id: int, organization_id: int, trigger: str
-) -> str:
-    from psabridge.reconcile import service as reconcile
-
-    run = reconcile.start(
-        factory, organization_id, app_settings=settings, started_by=f"job {job_id} ({trigger})"
-    )
-    failed = run.status == "failed"
-    RUNS.labels(kind="reconcile", outcome=run.status).inc()
-    _set(
-        factory,
-        job_id,
-        state="failed" if failed else "succeeded",
-        run_id=run.id,
-        finished_at=utcnow(),
-        error=run.error if failed else None,
-        error_kind="reconcile" if failed else None,
-    )
-    if failed:
-        _notify_failure(factory, settings, job_id)
-        return "failed"
-    differences = sum(int(v) for v in (run.counts or {}).values() if isinstance(v, int))
-    if differences:
-        notify.notify(
-            settings,
-            "reconcile.differences",
-            f"PSA Bridge: {differences} reconciliation difference(s) (organization {organization_id})",
-            f"Reconciliation run {run.id} of organization {organization_id} found {differences}"
-            f" difference(s) between the billing hub and Autotask: {run.counts}.\n"
-            "Review them under PSA Integration > Reconcile.",
-            {"organization_id": organization_id, "job_id": job_id, "run_id": run.id, "counts": run.counts},
-        )
-    return "succeeded"
-
-
-def _set(factory: sessionmaker[Session], job_id: int, **values: Any) -> None:
-    with factory() as session:
-        job = session.get(Job, job_id)
-        if job is None:
-            return
-        for name, value in values.items():
-            setattr(job, name, value)
-        session.commit()
-
-
-def _fail(
-    factory: sessionmaker[Session],
-    settings: Settings,
-    job_id: int,
-    error_kind: str,
-    message: str,
-    *,
-    notify_failure: bool = True,
-) -> None:
-    _set(factory, job_id, state="failed", error_kind=error_kind, error=message[:4000], finished_at=utcnow())
-    if notify_failure and error_kind != "plan_changed":
-        _notify_failure(factory, settings, job_id)
-
-
-def _notify_failure(factory: sessionmaker[Session], settings: Settings, job_id: int) -> None:
-    with factory() as session:
-        job = session.get(Job, job_id)
-        if job is None:
-            return
-        data = job_to_dict(job)
-    notify.notify(
-        settings,
-        f"{data['kind']}.failed",
-        f"PSA Bridge: {data['kind']} of organization {data['organization_id']} failed",
-        f"Job {data['id']} ({data['kind']}, started by {data['trigger']}) of organization"
-        f" {data['organization_id']} failed: {data['error']}\nRun: {data['run_id'] or 'none'}",
-        {"job": data},
-    )
 
 
 # -- following and reading -----------------------------------------------------------------------------
@@ -485,27 +301,3 @@ def list_jobs(
     total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
     rows = list(session.scalars(query.order_by(Job.id.desc()).limit(limit).offset(offset)))
     return rows, total
-
-
-def job_to_dict(job: Job) -> dict[str, Any]:
-    def iso(value: datetime | None) -> str | None:
-        aware = _aware(value)
-        return aware.isoformat() if aware else None
-
-    return {
-        "id": job.id,
-        "organization_id": job.organization_id,
-        "connector_id": job.connector_id,
-        "kind": job.kind,
-        "trigger": job.trigger,
-        "state": job.state,
-        "due_at": iso(job.due_at),
-        "created_at": iso(job.created_at),
-        "started_at": iso(job.started_at),
-        "finished_at": iso(job.finished_at),
-        "run_id": job.run_id,
-        "attempts": job.attempts,
-        "worker": job.worker,
-        "error_kind": job.error_kind,
-        "error": job.error,
-    }

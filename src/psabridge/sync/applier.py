@@ -39,10 +39,11 @@ PER_ENDPOINT = 3
 #: Operations per entity started beyond the 3 on the wire: they write their journal intent and wait at
 #: the client's endpoint slot, so a slot that frees is taken by a request at once instead of after the
 #: next operation's journal write (per call, that write and the previous outcome's made every request of
-#: the busiest endpoint last latency + a few ms: wall time 1.25x the floor at 100 ms).
-AHEAD = 2
+#: the busiest endpoint last latency + a few ms: wall time 1.25x the floor at 100 ms; 1.13 with 2 ahead,
+#: 1.09 with 5 — docs/benchmarks.md).
+AHEAD = 5
 #: Upper bound of worker threads ((3 + AHEAD) per entity of the plan).
-MAX_WORKERS = 48
+MAX_WORKERS = 64
 
 
 @dataclass
