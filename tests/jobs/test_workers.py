@@ -43,16 +43,16 @@ def test_two_workers_never_run_one_connectors_sync_at_once(
     env.emu.control.set_latency(30)
     for _ in range(2):
         spawn(broker_settings, "worker", "--threads", "2")
-    # four syncs of one connector at once, as schedules would ask: a busy connector puts a job back
+    # three syncs of one connector at once, as schedules would ask: a busy connector puts a job back
     ids = [
-        jobs.enqueue(env.factory, broker_settings, env.org_id, "sync", trigger="schedule") for _ in range(4)
+        jobs.enqueue(env.factory, broker_settings, env.org_id, "sync", trigger="schedule") for _ in range(3)
     ]
     wait_for(lambda: _finished(env, ids), timeout=120)
     done = [j for j in jobs_of(env.factory) if j.id in ids]
-    assert [j.state for j in done] == ["succeeded"] * 4, [(j.state, j.error) for j in done]
-    assert len({j.worker.split(":")[1] for j in done}) >= 1
+    assert [j.state for j in done] == ["succeeded"] * 3, [(j.state, j.error) for j in done]
+    assert max(j.attempts for j in done) >= 2  # some found the connector busy and waited their turn
     runs = _apply_runs(env)
-    assert len(runs) == 4
+    assert len(runs) == 3
     spans = sorted((r.started_at, r.finished_at) for r in runs)
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert end is not None and start >= end, "two syncs of one connector overlapped"
