@@ -146,3 +146,29 @@ def test_the_screens_push_runs_on_a_worker(
     ]
     assert push_jobs[1].run_id == run_id and push_jobs[1].worker != jobs.worker_name()
     assert signature(env) == fx.expected(env.org_id)
+
+
+@pytest.mark.slow
+def test_psabridge_sync_queues_a_job_and_follows_it(
+    env: SyncEnv, hub: Hub, broker_settings: Settings, spawn: Callable[..., Any]
+) -> None:
+    import json
+    import subprocess
+
+    from tests.jobs.conftest import PSABRIDGE, process_env
+
+    fx = build_fixture(hub)
+    worker = spawn(broker_settings, "worker", "--threads", "1")
+    done = subprocess.run(
+        [PSABRIDGE, "sync", "--org", "acme", "--json"],
+        env=process_env(broker_settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    run = json.loads(done.stdout)
+    job = jobs_of(env.factory)[0]
+    assert run["status"] == "succeeded" and job.run_id == run["id"]
+    assert job.trigger == "manual" and job.worker.endswith(f":{worker.pid}")
+    assert signature(env) == fx.expected(env.org_id)
