@@ -15,16 +15,18 @@ from psabridge.cli_text import plain
 OrgOption = typer.Option(None, "--org", help="Organization slug (default: the only organization).")
 
 
-def _setup(migrate_db: bool = True) -> tuple[Any, Any]:
+def _setup(*, service: bool = False) -> tuple[Any, Any]:
+    """Session factory and settings; a long-running ``service`` (worker, scheduler) also sets up logging
+    (``PSABRIDGE_LOG_LEVEL``, ``PSABRIDGE_LOG_FORMAT``)."""
     from psabridge import logs
     from psabridge.config import get_settings
     from psabridge.db import make_engine, make_sessionmaker, migrate
 
     settings = get_settings()
-    logs.configure(settings.log_level, settings.log_format)
+    if service:
+        logs.configure(settings.log_level, settings.log_format)
     url = settings.resolved_database_url()
-    if migrate_db:
-        migrate(url)
+    migrate(url)
     return make_sessionmaker(make_engine(url)), settings
 
 
@@ -41,7 +43,7 @@ def worker_command(
     metrics_port: int = typer.Option(0, "--metrics-port", min=0, max=65535, help="Serve /metrics here."),
 ) -> None:
     """Run queued jobs (syncs, reconciliations) from the Redis broker until stopped (SIGTERM, Ctrl+C)."""
-    _, settings = _setup()
+    _, settings = _setup(service=True)
     if not settings.broker_url:
         typer.echo(
             "Error: set PSABRIDGE_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to run a worker", err=True
@@ -65,7 +67,7 @@ def scheduler_command(
     """Fire due schedules (several schedulers may run: each due time fires once)."""
     from psabridge.jobs import schedules
 
-    factory, settings = _setup()
+    factory, settings = _setup(service=not once)
     if once:
         fired = schedules.tick(factory, settings)
         typer.echo(f"{len(fired)} job(s) queued")
