@@ -111,7 +111,8 @@ def test_worker_killed_mid_sync_another_worker_finishes_it_exactly_once(
     wait_for(lambda: jobs_of(env.factory)[0].state in jobs.FINISHED, timeout=120)
     job = jobs_of(env.factory)[0]
     assert job.id == job_id and job.state == "succeeded", job.error
-    assert job.attempts == 2 and not job.worker.endswith(f":{first.pid}")
+    # 2, or 3 when the dead worker's lock lease had not run out yet (the job waited its turn once)
+    assert job.attempts in (2, 3) and not job.worker.endswith(f":{first.pid}")
     assert signature(env) == fx.expected(env.org_id)  # exactly once: nothing duplicated, nothing lost
     runs = _apply_runs(env)
     assert [r.status for r in runs] == ["interrupted", "succeeded"]
