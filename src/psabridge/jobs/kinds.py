@@ -102,19 +102,7 @@ def run_sync_job(
             close()
     RUNS.labels(kind="sync", outcome=run.status).inc()
     OPERATIONS.inc(run.planned_operations or 0)
-    failed = run.status == "failed"
-    set_job(
-        factory,
-        job_id,
-        state="failed" if failed else "succeeded",
-        run_id=run.id,
-        finished_at=utcnow(),
-        error=run.error if failed else None,
-        error_kind="sync" if failed else None,
-    )
-    if failed:
-        send_failure_notice(factory, settings, job_id)
-    return "failed" if failed else "succeeded"
+    return _finished(factory, settings, job_id, run, "sync")
 
 
 def budget_gauge(client: Any, connector_id: int) -> None:
@@ -135,19 +123,8 @@ def run_reconcile_job(
     run = reconcile.start(
         factory, organization_id, app_settings=settings, started_by=f"job {job_id} ({trigger})"
     )
-    failed = run.status == "failed"
     RUNS.labels(kind="reconcile", outcome=run.status).inc()
-    set_job(
-        factory,
-        job_id,
-        state="failed" if failed else "succeeded",
-        run_id=run.id,
-        finished_at=utcnow(),
-        error=run.error if failed else None,
-        error_kind="reconcile" if failed else None,
-    )
-    if failed:
-        send_failure_notice(factory, settings, job_id)
+    if _finished(factory, settings, job_id, run, "reconcile") == "failed":
         return "failed"
     differences = sum(int(v) for v in (run.counts or {}).values() if isinstance(v, int))
     if differences:
@@ -161,3 +138,20 @@ def run_reconcile_job(
             {"organization_id": organization_id, "job_id": job_id, "run_id": run.id, "counts": run.counts},
         )
     return "succeeded"
+
+
+def _finished(factory: sessionmaker[Session], settings: Settings, job_id: int, run: Any, kind: str) -> str:
+    """Record a finished run on its job (a failed one with its error, and a notice sent); the job's state."""
+    failed = run.status == "failed"
+    set_job(
+        factory,
+        job_id,
+        state="failed" if failed else "succeeded",
+        run_id=run.id,
+        finished_at=utcnow(),
+        error=run.error if failed else None,
+        error_kind=kind if failed else None,
+    )
+    if failed:
+        send_failure_notice(factory, settings, job_id)
+    return "failed" if failed else "succeeded"
