@@ -40,8 +40,9 @@ PER_ENDPOINT = 3
 #: the client's endpoint slot, so a slot that frees is taken by a request at once instead of after the
 #: next operation's journal write (per call, that write and the previous outcome's made every request of
 #: the busiest endpoint last latency + a few ms: wall time 1.25x the floor at 100 ms; 1.13 with 2 ahead,
-#: 1.09 with 5 — docs/benchmarks.md).
-AHEAD = 5
+#: 1.09 with 5 — docs/benchmarks.md). 2, not 5: a 10,000-customer first sync with 5 ahead ended
+#: "partial" for a reason not yet found, with 2 ahead it succeeded.
+AHEAD = 2
 #: Upper bound of worker threads ((3 + AHEAD) per entity of the plan).
 MAX_WORKERS = 64
 
