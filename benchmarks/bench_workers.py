@@ -475,6 +475,24 @@ def _writes(factory: sessionmaker[Session], run_ids: list[int]) -> int:
         return sum(2 if (e.covers or {}).get("repeat") else 1 for e in entries)
 
 
+def _verification_reads(factory: sessionmaker[Session], run_ids: list[int]) -> int:
+    """The reads a run cannot skip if it is to know that Autotask bills what the hub says: Autotask's
+    ContractServiceUnits of the contract services it adjusted, ceil(services/500) queries per run (one
+    ``in`` query holds 500 ids)."""
+    with factory() as s:
+        rows = s.execute(
+            select(JournalEntry.run_id, JournalEntry.covers).where(
+                JournalEntry.run_id.in_(run_ids), JournalEntry.verb == "adjust"
+            )
+        ).all()
+    services: dict[int, set[int]] = {}
+    for run_id, covers in rows:
+        service = (covers or {}).get("contract_service_id")
+        if service is not None:
+            services.setdefault(int(run_id), set()).add(int(service))
+    return sum(math.ceil(len(ids) / 500) for ids in services.values())
+
+
 def _change_phase(tmp: str) -> dict[str, Any]:
     """Seat changes in one sample-data organization, synced by the workers through the change hook."""
     prefix = f"psabbench-{uuid.uuid4().hex[:8]}"
@@ -531,6 +549,7 @@ def _change_phase(tmp: str) -> dict[str, Any]:
                 run_ids = [j.run_id for j in change_jobs if j.run_id is not None]
                 writes = _writes(factory, run_ids)
                 reads = len(run_ids) * sum(math.ceil(n / 500) for n in unknown.values() if n)
+                verification = _verification_reads(factory, run_ids)
                 out.update(
                     changes=len(committed),
                     change_jobs=len(change_jobs),
@@ -541,12 +560,15 @@ def _change_phase(tmp: str) -> dict[str, Any]:
                     writes=writes,
                     minimum=writes + reads,
                     reads=reads,
+                    verified_minimum=writes + reads + verification,
                 )
                 out["p50"], out["p95"] = _percentiles(latencies)
         finally:
             engine.dispose()
             _cleanup_redis(prefix)
     out["ratio"] = out["calls"] / out["minimum"] if out.get("minimum") else float("inf")
+    verified = out.get("verified_minimum")
+    out["verified_ratio"] = out["calls"] / verified if verified else float("inf")
     return out
 
 
@@ -564,6 +586,7 @@ def _change_phase_text(c: dict[str, Any]) -> str:
     """The change phase's paragraph and table (see the module docstring for what is measured)."""
     p95_ok = "met" if c["p95"] <= TARGET_P95_SECONDS else "**not met**"
     ratio_ok = "met" if c["ratio"] <= TARGET_RATIO else "**not met**"
+    verified_ok = "met" if c["verified_ratio"] <= TARGET_RATIO else "**not met**"
     return (
         f"Changes on the sample data: one organization of {SAMPLE_CUSTOMERS} customers of sample data (seed 3, "
         f"{c['subscriptions']:,} subscriptions), {c['backend']}, first-synced by the workers with no latency "
@@ -582,6 +605,11 @@ def _change_phase_text(c: dict[str, Any]) -> str:
         f"| {c['changes']} | {c['change_jobs']} ({c['runs']}, {c['change_ok']} succeeded) | {c['p50']:.1f} s "
         f"| **{c['p95']:.1f} s** | ≤ {TARGET_P95_SECONDS:.0f} s ({p95_ok}) | {c['calls']:,} | {c['minimum']:,} "
         f"| **{c['ratio']:.3f}** | ≤ {TARGET_RATIO} ({ratio_ok}) |\n\n"
+        "With the verification counted in the minimum — the ContractServiceUnits reads a run cannot skip if it "
+        "is to report only what Autotask itself shows (ceil(adjusted contract services/500) per run; any "
+        f"correct sync makes them) — the minimum is {c['verified_minimum']:,} and calls ÷ minimum "
+        f"**{c['verified_ratio']:.3f}** (≤ {TARGET_RATIO}: {verified_ok}). Without it, each change run pays "
+        "one query above the writes: (k+1)/k for k changes coalesced into a run.\n\n"
         f"Calls by entity: {c['by_call'] or 'none'}.\n"
     )
 
@@ -625,6 +653,7 @@ def run() -> dict[str, float]:
             change_calls=change["calls"],
             change_minimum=change["minimum"],
             change_ratio=change["ratio"],
+            change_verified_ratio=change["verified_ratio"],
         )
     record_section("bench_workers", text_)
     print(text_)

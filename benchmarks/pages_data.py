@@ -10,13 +10,16 @@ directory (SQLite: a copy of the file; PostgreSQL: a template database), so a se
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, create_engine, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from psabridge.auth.users import create_user
@@ -245,3 +248,44 @@ def cached_sqlite(subscriptions: int, target: Path) -> int:
     finally:
         engine.dispose()
     return int(org or 0)
+
+
+def _database_exists(admin: Engine, name: str) -> bool:
+    with admin.connect() as conn:
+        return bool(conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}))
+
+
+@contextmanager
+def cached_postgres(subscriptions: int, admin_url: str) -> Iterator[str]:
+    """A scratch PostgreSQL database holding the benchmark's organization of this size, copied from a
+    template database built once (``psab_bench_pages_tpl_<size>``) and dropped afterwards; yields its URL.
+
+    ``admin_url`` is any database of the server the role may create databases from (``.../test``)."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    template = f"psab_bench_pages_tpl_{subscriptions}"
+    scratch = f"psab_bench_pages_run_{os.getpid()}"
+    base = admin_url.rsplit("/", 1)[0]
+    try:
+        if not _database_exists(admin, template):
+            building = f"{template}_building"
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{building}"'))
+            build(f"{base}/{building}", subscriptions)
+            with admin.connect() as conn:
+                conn.execute(text(f'ALTER DATABASE "{building}" RENAME TO "{template}"'))
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{scratch}" TEMPLATE "{template}"'))
+        url = f"{base}/{scratch}"
+        migrate(url)  # a template built before a newer migration
+        engine = make_engine(url)
+        try:
+            _analyze(engine)
+        finally:
+            engine.dispose()
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
+        admin.dispose()
