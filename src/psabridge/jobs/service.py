@@ -62,6 +62,34 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+# Jobs this process holds without a broker: waiting on a timer or running. The row names the holding
+# process (``worker``), but after a restart a new process may get the same pid (a container's pid 1),
+# so only this count tells the jobs of this process from those its previous incarnation left behind.
+_held_lock = threading.Lock()
+_held: dict[int, int] = {}
+
+
+def hold_job(job_id: int) -> None:
+    """This process takes the job in hand (a timer, a run); :func:`let_go_job` when done."""
+    with _held_lock:
+        _held[job_id] = _held.get(job_id, 0) + 1
+
+
+def let_go_job(job_id: int) -> None:
+    with _held_lock:
+        left = _held.get(job_id, 0) - 1
+        if left > 0:
+            _held[job_id] = left
+        else:
+            _held.pop(job_id, None)
+
+
+def held_here(job_id: int) -> bool:
+    """This process has the job on a timer or is running it (embedded mode)."""
+    with _held_lock:
+        return job_id in _held
+
+
 # -- queueing ------------------------------------------------------------------------------------------
 def enqueue(
     factory: sessionmaker[Session],
@@ -115,7 +143,12 @@ def dispatch(factory: sessionmaker[Session], settings: Settings, job_id: int, *,
             execute(factory, settings, job_id)
         except Exception:  # execute records failures; anything else is a bug worth a trace
             log.exception("job %s failed", job_id)
+        finally:
+            let_go_job(job_id)
 
+    # the row names the process holding the job, so a later start knows whether it was lost
+    hold_job(job_id)
+    set_job(factory, job_id, worker=worker_name())
     timer = threading.Timer(max(0.0, delay), work)
     timer.name = f"psabridge-job-{job_id}"
     timer.daemon = True
@@ -169,6 +202,24 @@ def execute(
     """Run the job (a worker's actor, a thread, or the CLI inline) and record its outcome; returns its
     state. A finished job is not run again (a redelivered message); a job whose due time moved (more
     changes) is put back until then; a busy connector puts a change or schedule job back a little."""
+    hold_job(job_id)
+    try:
+        return _execute(
+            factory, settings, job_id, progress=progress, on_plan=on_plan, raise_errors=raise_errors
+        )
+    finally:
+        let_go_job(job_id)
+
+
+def _execute(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    job_id: int,
+    *,
+    progress: Callable[..., None] | None,
+    on_plan: Callable[..., None] | None,
+    raise_errors: bool,
+) -> str:
     with factory() as session:
         job = session.get(Job, job_id)
         if job is None or job.state in FINISHED:
