@@ -105,7 +105,8 @@ def test_a_queued_job_of_a_stopped_process_runs_at_its_due_time(env: SyncEnv, hu
         wait_for(lambda: _job(env, lost).state in jobs.FINISHED, timeout=60)
     done = _job(env, lost)
     assert done.state == "succeeded", done.error
-    assert done.due_at == due and done.started_at is not None and done.started_at >= due
+    assert due is not None and done.due_at == due
+    assert done.started_at is not None and done.started_at >= due
     assert done.attempts == 1 and done.run_id is not None
     assert [_job(env, j).state for j in (alive, remote)] == ["queued", "queued"]  # left to their holders
 

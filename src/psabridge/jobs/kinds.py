@@ -17,6 +17,7 @@ from psabridge.db import utcnow
 from psabridge.jobs import notify
 from psabridge.jobs.locks import connector_sync_lock
 from psabridge.jobs.models import Job
+from psabridge.jobs.resume import queue_resume, resume_at_of
 from psabridge.jobs.rows import send_failure_notice, set_job
 from psabridge.metrics import BUDGET_USED, OPERATIONS, RUNS
 from psabridge.sync import service as sync_service
@@ -90,6 +91,7 @@ def run_sync_job(
                 on_plan=on_plan,
             )
         budget_gauge(client, connector_id)
+        resume_at = resume_at_of(client) if run.status == "paused" else None
     except AlreadyRunning:
         raise Busy from None
     except sync_service.SyncError as exc:
@@ -102,7 +104,10 @@ def run_sync_job(
             close()
     RUNS.labels(kind="sync", outcome=run.status).inc()
     OPERATIONS.inc(run.planned_operations or 0)
-    return _finished(factory, settings, job_id, run, "sync")
+    state = _finished(factory, settings, job_id, run, "sync")
+    if run.status == "paused":
+        queue_resume(factory, settings, organization_id, job_id, resume_at, options)
+    return state
 
 
 def budget_gauge(client: Any, connector_id: int) -> None:

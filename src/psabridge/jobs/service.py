@@ -246,7 +246,7 @@ def _execute(
         else:
             state = run_reconcile_job(factory, settings, job_id, org_id, trigger)
     except Busy:
-        if trigger in ("change", "schedule") or redelivered:
+        if trigger in ("change", "schedule", "resume") or redelivered:
             set_job(factory, job_id, state="queued", due_at=utcnow() + timedelta(seconds=BUSY_RETRY_SECONDS))
             dispatch(factory, settings, job_id, delay=BUSY_RETRY_SECONDS)
             return "queued"
