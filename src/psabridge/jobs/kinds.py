@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -32,7 +33,10 @@ class Busy(Exception):
 
 def error_kind_of(exc: BaseException) -> str:
     from psabridge.reconcile.service import ReconcileError
+    from psabridge.reconcile.settle import Busy as ReconcileBusy
 
+    if isinstance(exc, ReconcileBusy):
+        return "busy"
     if isinstance(exc, sync_service.PlanChangedError):
         return "plan_changed"
     if isinstance(exc, sync_service.SyncError):
@@ -121,12 +125,24 @@ def budget_gauge(client: Any, connector_id: int) -> None:
 
 
 def run_reconcile_job(
-    factory: sessionmaker[Session], settings: Settings, job_id: int, organization_id: int, trigger: str
+    factory: sessionmaker[Session],
+    settings: Settings,
+    job_id: int,
+    organization_id: int,
+    trigger: str,
+    options: dict[str, Any],
 ) -> str:
+    """Reconcile on ``options["on_date"]`` (default: the organization's today), recorded as started by
+    ``options["started_by"]`` (the person on the Reconcile tab, the CLI's user) or by the job."""
     from psabridge.reconcile import service as reconcile
 
+    on_date = options.get("on_date")
     run = reconcile.start(
-        factory, organization_id, app_settings=settings, started_by=f"job {job_id} ({trigger})"
+        factory,
+        organization_id,
+        app_settings=settings,
+        on_date=date.fromisoformat(on_date) if on_date else None,
+        started_by=str(options.get("started_by") or f"job {job_id} ({trigger})"),
     )
     RUNS.labels(kind="reconcile", outcome=run.status).inc()
     if _finished(factory, settings, job_id, run, "reconcile") == "failed":

@@ -244,7 +244,7 @@ def _execute(
                 factory, settings, job_id, org_id, connector_id, options, progress=progress, on_plan=on_plan
             )
         else:
-            state = run_reconcile_job(factory, settings, job_id, org_id, trigger)
+            state = run_reconcile_job(factory, settings, job_id, org_id, trigger, options)
     except Busy:
         if trigger in ("change", "schedule", "resume") or redelivered:
             set_job(factory, job_id, state="queued", due_at=utcnow() + timedelta(seconds=BUSY_RETRY_SECONDS))
@@ -257,7 +257,14 @@ def _execute(
         return "failed"
     except Exception as exc:
         error_kind = error_kind_of(exc)
-        fail_job(factory, settings, job_id, error_kind, str(exc) or type(exc).__name__)
+        fail_job(
+            factory,
+            settings,
+            job_id,
+            error_kind,
+            str(exc) or type(exc).__name__,
+            notify_failure=error_kind != "busy",  # nothing went wrong: it was not its turn
+        )
         RUNS.labels(kind=kind, outcome="failed").inc()
         RUN_DURATION.labels(kind=kind).observe(time.monotonic() - started)
         if raise_errors:
@@ -315,15 +322,18 @@ def run_and_follow(
     on_plan: Callable[..., None] | None = None,
     timeout: float = 3600.0,
 ) -> Job:
-    """Run a job now and wait for it (CLI, REST API): inline without a broker (errors raised as the
-    engine raises them), else queued for a worker and followed (a failure raises :class:`JobError`)."""
+    """Run a job now and wait for it (CLI, REST API, Reconcile tab): inline without a broker (errors
+    raised as the engine raises them), else queued for a worker and followed (a failure raises
+    :class:`JobError`). A reconciliation that ran and failed is returned like one that succeeded, as
+    :func:`psabridge.reconcile.service.start` returns it: its run says why."""
     job_id = enqueue(factory, settings, organization_id, kind, options=options, dispatch_now=False)
     if not settings.broker_url:
         execute(factory, settings, job_id, progress=progress, on_plan=on_plan, raise_errors=True)
     else:
         dispatch(factory, settings, job_id)
     job = follow(factory, job_id, timeout=timeout)
-    raise_for(job)
+    if not (job.kind == "reconcile" and job.error_kind == "reconcile" and job.run_id is not None):
+        raise_for(job)
     return job
 
 
