@@ -135,3 +135,24 @@ def test_hourly_usage_is_shared(
         b.count("Companies")
     assert a.budget_usage()["own_calls_last_hour"] == 6
     assert a.stats.get("ThresholdInformation", "get") + b.stats.get("ThresholdInformation", "get") == 1
+
+
+def test_the_threshold_refresh_lock_is_one_holders_until_its_lease_runs_out(
+    redis_client: redis.Redis[bytes], prefix: str
+) -> None:
+    """One caller across processes reads ThresholdInformation at a time; a caller whose lease ran out
+    (a slow reading) does not free the lock another caller took since, and releasing twice is harmless."""
+    from psabridge.autotask.redis_limits import RedisTenantUsage
+
+    mine = RedisTenantUsage(redis_client, prefix, "tenant", refresh_lease_seconds=0.3)
+    other = RedisTenantUsage(redis.Redis.from_url(REDIS_URL), prefix, "tenant", refresh_lease_seconds=5)
+    assert mine.refresh_lock.acquire(blocking=False)
+    assert not other.refresh_lock.acquire(blocking=False)  # another process: not while mine holds it
+    time.sleep(0.5)  # my reading was slow: the lease ran out
+    assert other.refresh_lock.acquire(blocking=False)
+    mine.refresh_lock.release()  # too late: must leave the other's lock alone (and not raise)
+    assert not mine.refresh_lock.acquire(blocking=False)
+    other.refresh_lock.release()
+    other.refresh_lock.release()  # already released: nothing happens
+    assert mine.refresh_lock.acquire(blocking=False)
+    mine.refresh_lock.release()

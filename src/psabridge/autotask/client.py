@@ -26,6 +26,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -190,6 +191,11 @@ class AutotaskClient(RecordReads, RecordWrites, MetadataReads):
     def budget_usage(self) -> dict[str, Any]:
         """Own calls in the last hour, estimated tenant usage, threshold and cap."""
         return self._usage.snapshot(self.budget_policy)
+
+    def budget_resume_at(self) -> datetime | None:
+        """When the hourly budget lets the next call through (UTC); None: now. A paused sync is
+        queued again for then."""
+        return self._usage.resume_at(self.budget_policy)
 
 
 __all__ = ["WRITE_VERBS", "AutotaskClient", "RetryPolicy", "clear_caches"]

@@ -150,29 +150,44 @@ class UsageTracker:
 
     def check(self, policy: BudgetPolicy) -> float:
         """Raise :class:`BudgetExhaustedError` at the cap; else the pause to take before the next call."""
-        window = policy.window_seconds
-        own = self.own_calls(window)
-        cap = policy.cap_calls(self.threshold)
-        tenant = self.estimated_tenant_calls(window)
-        if cap is not None and own >= cap:
-            now = self.now()
-            oldest = self.oldest_call(window)
-            wait = max(0.0, (oldest if oldest is not None else now) + window - now)
-            raise BudgetExhaustedError(
-                f"hourly API budget cap reached ({own} of {cap} calls in the last hour)",
-                resume_at=datetime.now(UTC) + timedelta(seconds=wait),
-            )
-        if tenant >= self.threshold:
-            raise BudgetExhaustedError(
-                f"the tenant's hourly API threshold is reached (about {tenant} of {self.threshold} calls)",
-                resume_at=datetime.now(UTC) + timedelta(seconds=window / 12),
-            )
+        refused, tenant = self._assess(policy)
+        if refused is not None:
+            raise refused
         fraction = tenant / self.threshold
         if fraction >= policy.slow_at[1]:
             return policy.slow_delays[1]
         if fraction >= policy.slow_at[0]:
             return policy.slow_delays[0]
         return 0.0
+
+    def resume_at(self, policy: BudgetPolicy) -> datetime | None:
+        """When the budget lets the next call through (UTC); None: it does now. What a paused sync
+        waits for before it is run again."""
+        refused, _ = self._assess(policy)
+        return None if refused is None else refused.resume_at
+
+    def _assess(self, policy: BudgetPolicy) -> tuple[BudgetExhaustedError | None, int]:
+        """The refusal of the next call (None: allowed), and the tenant's estimated usage."""
+        window = policy.window_seconds
+        own = self.own_calls(window)
+        cap = policy.cap_calls(self.threshold)
+        tenant = self.estimated_tenant_calls(window)
+        if cap is not None and own >= cap:
+            # the cap frees when our oldest call of the window leaves it
+            now = self.now()
+            oldest = self.oldest_call(window)
+            wait = max(0.0, (oldest if oldest is not None else now) + window - now)
+            return BudgetExhaustedError(
+                f"hourly API budget cap reached ({own} of {cap} calls in the last hour)",
+                resume_at=datetime.now(UTC) + timedelta(seconds=wait),
+            ), tenant
+        if tenant >= self.threshold:
+            # other integrations' calls are invisible: look again in a twelfth of the window
+            return BudgetExhaustedError(
+                f"the tenant's hourly API threshold is reached (about {tenant} of {self.threshold} calls)",
+                resume_at=datetime.now(UTC) + timedelta(seconds=window / 12),
+            ), tenant
+        return None, tenant
 
     def snapshot(self, policy: BudgetPolicy) -> dict[str, Any]:
         """Usage figures for dashboards and the sync engine."""

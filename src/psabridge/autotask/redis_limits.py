@@ -11,6 +11,7 @@ worker's slots free themselves after ``lease_seconds``. Calls are a sorted set o
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 import uuid
@@ -19,8 +20,11 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import redis
+from redis.exceptions import LockError, LockNotOwnedError
 
 from psabridge.autotask.limits import DEFAULT_HOURLY_THRESHOLD, LimitsBackend, UsageTracker
+
+log = logging.getLogger(__name__)
 
 _ACQUIRE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -33,41 +37,47 @@ return 0
 """
 
 
-class _RedisLock:
-    """Non-blocking lock with the ``acquire(blocking=False)`` / ``release()`` shape of threading.Lock."""
+class _RefreshLock:
+    """The one caller refreshing a tenant's ``ThresholdInformation``, across processes: redis-py's own
+    :class:`redis.lock.Lock` (a token per holder, released atomically), with the ``acquire(blocking=False)``
+    / ``release()`` shape of :class:`threading.Lock` the client uses.
 
-    def __init__(self, client: redis.Redis[bytes], key: str, ttl_ms: int = 30_000) -> None:
-        self._client = client
-        self._key = key
-        self._ttl_ms = ttl_ms
-        self._token = ""
+    The token is per thread (redis-py's ``thread_local``), so a holder whose lease ran out cannot free the
+    lock another caller took since: its release finds the lock no longer its own and leaves it alone.
+    """
+
+    def __init__(self, client: redis.Redis[bytes], key: str, lease_seconds: float = 30.0) -> None:
+        self._lock = client.lock(key, timeout=lease_seconds, blocking=False)
 
     def acquire(self, blocking: bool = True) -> bool:
-        token = uuid.uuid4().hex
-        while True:
-            if self._client.set(self._key, token, nx=True, px=self._ttl_ms):
-                self._token = token
-                return True
-            if not blocking:
-                return False
-            time.sleep(0.01)
+        return bool(self._lock.acquire(blocking=blocking))
 
     def release(self) -> None:
-        if self._client.get(self._key) == self._token.encode():
-            self._client.delete(self._key)
+        try:
+            self._lock.release()
+        except LockNotOwnedError:
+            # the lease ran out during a slow reading and someone else holds it now: theirs to release
+            log.debug("refresh lock %s expired before release", self._lock.name)
+        except LockError:
+            log.debug("refresh lock %s was not held", self._lock.name)
 
 
 class RedisTenantUsage(UsageTracker):
     """A tenant's hourly usage in Redis: own calls (sorted set of timestamps) and the last reading."""
 
     def __init__(
-        self, client: redis.Redis[bytes], prefix: str, tenant_key: str, window_hint: float = 3600.0
+        self,
+        client: redis.Redis[bytes],
+        prefix: str,
+        tenant_key: str,
+        window_hint: float = 3600.0,
+        refresh_lease_seconds: float = 30.0,
     ) -> None:
         self._client = client
         self._calls = f"{prefix}:calls:{tenant_key}"
         self._reading = f"{prefix}:reading:{tenant_key}"
         self._ttl = int(window_hint) + 120
-        self.refresh_lock = _RedisLock(client, f"{prefix}:refresh:{tenant_key}")
+        self.refresh_lock = _RefreshLock(client, f"{prefix}:refresh:{tenant_key}", refresh_lease_seconds)
 
     def now(self) -> float:
         return time.time()

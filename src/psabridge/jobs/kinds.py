@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,6 +18,7 @@ from psabridge.db import utcnow
 from psabridge.jobs import notify
 from psabridge.jobs.locks import connector_sync_lock
 from psabridge.jobs.models import Job
+from psabridge.jobs.resume import queue_resume, resume_at_of
 from psabridge.jobs.rows import send_failure_notice, set_job
 from psabridge.metrics import BUDGET_USED, OPERATIONS, RUNS
 from psabridge.sync import service as sync_service
@@ -31,7 +33,10 @@ class Busy(Exception):
 
 def error_kind_of(exc: BaseException) -> str:
     from psabridge.reconcile.service import ReconcileError
+    from psabridge.reconcile.settle import Busy as ReconcileBusy
 
+    if isinstance(exc, ReconcileBusy):
+        return "busy"
     if isinstance(exc, sync_service.PlanChangedError):
         return "plan_changed"
     if isinstance(exc, sync_service.SyncError):
@@ -90,6 +95,7 @@ def run_sync_job(
                 on_plan=on_plan,
             )
         budget_gauge(client, connector_id)
+        resume_at = resume_at_of(client) if run.status == "paused" else None
     except AlreadyRunning:
         raise Busy from None
     except sync_service.SyncError as exc:
@@ -102,7 +108,10 @@ def run_sync_job(
             close()
     RUNS.labels(kind="sync", outcome=run.status).inc()
     OPERATIONS.inc(run.planned_operations or 0)
-    return _finished(factory, settings, job_id, run, "sync")
+    state = _finished(factory, settings, job_id, run, "sync")
+    if run.status == "paused":
+        queue_resume(factory, settings, organization_id, job_id, resume_at, options)
+    return state
 
 
 def budget_gauge(client: Any, connector_id: int) -> None:
@@ -116,12 +125,24 @@ def budget_gauge(client: Any, connector_id: int) -> None:
 
 
 def run_reconcile_job(
-    factory: sessionmaker[Session], settings: Settings, job_id: int, organization_id: int, trigger: str
+    factory: sessionmaker[Session],
+    settings: Settings,
+    job_id: int,
+    organization_id: int,
+    trigger: str,
+    options: dict[str, Any],
 ) -> str:
+    """Reconcile on ``options["on_date"]`` (default: the organization's today), recorded as started by
+    ``options["started_by"]`` (the person on the Reconcile tab, the CLI's user) or by the job."""
     from psabridge.reconcile import service as reconcile
 
+    on_date = options.get("on_date")
     run = reconcile.start(
-        factory, organization_id, app_settings=settings, started_by=f"job {job_id} ({trigger})"
+        factory,
+        organization_id,
+        app_settings=settings,
+        on_date=date.fromisoformat(on_date) if on_date else None,
+        started_by=str(options.get("started_by") or f"job {job_id} ({trigger})"),
     )
     RUNS.labels(kind="reconcile", outcome=run.status).inc()
     if _finished(factory, settings, job_id, run, "reconcile") == "failed":

@@ -12,7 +12,7 @@ from psabridge.db import Base, utcnow
 
 KINDS = ("sync", "reconcile")
 STATES = ("queued", "running", "succeeded", "failed")
-TRIGGERS = ("manual", "push", "change", "schedule")
+TRIGGERS = ("manual", "push", "change", "schedule", "resume")
 
 
 class Job(Base):
@@ -29,12 +29,13 @@ class Job(Base):
     #: sync | reconcile
     kind: Mapped[str] = mapped_column(String(16))
     #: manual (CLI, API) | push (PSA Integration screen) | change (a hub change) | schedule
+    #: | resume (a sync paused by the hourly API budget, due when the budget frees)
     trigger: Mapped[str] = mapped_column(String(16), default="manual")
     #: queued | running | succeeded | failed
     state: Mapped[str] = mapped_column(String(16), default="queued")
     #: what the run needs (retry_failed, expected_digest, ...): never secrets
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    #: not before (change-driven syncs move it with every change: the quiet period)
+    #: not before (change-driven syncs move it with every change: the quiet period; a resume: the budget)
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

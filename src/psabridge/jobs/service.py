@@ -62,6 +62,34 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+# Jobs this process holds without a broker: waiting on a timer or running. The row names the holding
+# process (``worker``), but after a restart a new process may get the same pid (a container's pid 1),
+# so only this count tells the jobs of this process from those its previous incarnation left behind.
+_held_lock = threading.Lock()
+_held: dict[int, int] = {}
+
+
+def hold_job(job_id: int) -> None:
+    """This process takes the job in hand (a timer, a run); :func:`let_go_job` when done."""
+    with _held_lock:
+        _held[job_id] = _held.get(job_id, 0) + 1
+
+
+def let_go_job(job_id: int) -> None:
+    with _held_lock:
+        left = _held.get(job_id, 0) - 1
+        if left > 0:
+            _held[job_id] = left
+        else:
+            _held.pop(job_id, None)
+
+
+def held_here(job_id: int) -> bool:
+    """This process has the job on a timer or is running it (embedded mode)."""
+    with _held_lock:
+        return job_id in _held
+
+
 # -- queueing ------------------------------------------------------------------------------------------
 def enqueue(
     factory: sessionmaker[Session],
@@ -115,7 +143,12 @@ def dispatch(factory: sessionmaker[Session], settings: Settings, job_id: int, *,
             execute(factory, settings, job_id)
         except Exception:  # execute records failures; anything else is a bug worth a trace
             log.exception("job %s failed", job_id)
+        finally:
+            let_go_job(job_id)
 
+    # the row names the process holding the job, so a later start knows whether it was lost
+    hold_job(job_id)
+    set_job(factory, job_id, worker=worker_name())
     timer = threading.Timer(max(0.0, delay), work)
     timer.name = f"psabridge-job-{job_id}"
     timer.daemon = True
@@ -169,6 +202,24 @@ def execute(
     """Run the job (a worker's actor, a thread, or the CLI inline) and record its outcome; returns its
     state. A finished job is not run again (a redelivered message); a job whose due time moved (more
     changes) is put back until then; a busy connector puts a change or schedule job back a little."""
+    hold_job(job_id)
+    try:
+        return _execute(
+            factory, settings, job_id, progress=progress, on_plan=on_plan, raise_errors=raise_errors
+        )
+    finally:
+        let_go_job(job_id)
+
+
+def _execute(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    job_id: int,
+    *,
+    progress: Callable[..., None] | None,
+    on_plan: Callable[..., None] | None,
+    raise_errors: bool,
+) -> str:
     with factory() as session:
         job = session.get(Job, job_id)
         if job is None or job.state in FINISHED:
@@ -193,9 +244,9 @@ def execute(
                 factory, settings, job_id, org_id, connector_id, options, progress=progress, on_plan=on_plan
             )
         else:
-            state = run_reconcile_job(factory, settings, job_id, org_id, trigger)
+            state = run_reconcile_job(factory, settings, job_id, org_id, trigger, options)
     except Busy:
-        if trigger in ("change", "schedule") or redelivered:
+        if trigger in ("change", "schedule", "resume") or redelivered:
             set_job(factory, job_id, state="queued", due_at=utcnow() + timedelta(seconds=BUSY_RETRY_SECONDS))
             dispatch(factory, settings, job_id, delay=BUSY_RETRY_SECONDS)
             return "queued"
@@ -206,7 +257,14 @@ def execute(
         return "failed"
     except Exception as exc:
         error_kind = error_kind_of(exc)
-        fail_job(factory, settings, job_id, error_kind, str(exc) or type(exc).__name__)
+        fail_job(
+            factory,
+            settings,
+            job_id,
+            error_kind,
+            str(exc) or type(exc).__name__,
+            notify_failure=error_kind != "busy",  # nothing went wrong: it was not its turn
+        )
         RUNS.labels(kind=kind, outcome="failed").inc()
         RUN_DURATION.labels(kind=kind).observe(time.monotonic() - started)
         if raise_errors:
@@ -264,15 +322,18 @@ def run_and_follow(
     on_plan: Callable[..., None] | None = None,
     timeout: float = 3600.0,
 ) -> Job:
-    """Run a job now and wait for it (CLI, REST API): inline without a broker (errors raised as the
-    engine raises them), else queued for a worker and followed (a failure raises :class:`JobError`)."""
+    """Run a job now and wait for it (CLI, REST API, Reconcile tab): inline without a broker (errors
+    raised as the engine raises them), else queued for a worker and followed (a failure raises
+    :class:`JobError`). A reconciliation that ran and failed is returned like one that succeeded, as
+    :func:`psabridge.reconcile.service.start` returns it: its run says why."""
     job_id = enqueue(factory, settings, organization_id, kind, options=options, dispatch_now=False)
     if not settings.broker_url:
         execute(factory, settings, job_id, progress=progress, on_plan=on_plan, raise_errors=True)
     else:
         dispatch(factory, settings, job_id)
     job = follow(factory, job_id, timeout=timeout)
-    raise_for(job)
+    if not (job.kind == "reconcile" and job.error_kind == "reconcile" and job.run_id is not None):
+        raise_for(job)
     return job
 
 

@@ -109,9 +109,11 @@ def reconcile(
     on: str | None = typer.Option(None, "--date", help="Date to compare (YYYY-MM-DD; default today)."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Compare Autotask with the billing hub on a date (reads only; writes nothing to Autotask)."""
+    """Compare Autotask with the billing hub on a date (reads only; writes nothing to Autotask). It runs
+    as a job: on a worker when PSABRIDGE_BROKER_URL is set, else in this process."""
     if ctx.invoked_subcommand is not None:
         return
+    from psabridge.jobs import service as jobs
     from psabridge.reconcile import service
 
     try:
@@ -124,9 +126,26 @@ def reconcile(
             calls = service.estimate(session, org_id, day)
         if not as_json:
             typer.echo(f"Reading Autotask: about {calls} API call(s)", err=True)
-        run = service.start(factory, org_id, app_settings=settings, on_date=day, started_by=_actor())
-        _show(factory, org_id, run.id, as_json)
-    raise typer.Exit(0 if run.status == "done" else 2)
+        if settings.broker_url and not as_json:
+            typer.echo("Queued for a worker (PSABRIDGE_BROKER_URL); waiting for it to finish…", err=True)
+        try:
+            job = jobs.run_and_follow(
+                factory,
+                org_id,
+                "reconcile",
+                settings=settings,
+                options={"on_date": day.isoformat() if day else None, "started_by": _actor()},
+            )
+        except jobs.JobError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        if job.run_id is None:
+            typer.echo(f"Error: job {job.id} is still {job.state}; follow it with `psabridge jobs`", err=True)
+            raise typer.Exit(1)
+        _show(factory, org_id, job.run_id, as_json)
+        with factory() as session:
+            done = service.get_run(session, org_id, job.run_id).status == "done"
+    raise typer.Exit(0 if done else 2)
 
 
 @app.command("show")

@@ -5,11 +5,32 @@ The database schema is migrated on start-up so a fresh data directory just works
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from psabridge import __version__
 from psabridge.config import Settings, get_settings
 from psabridge.db import make_engine, make_sessionmaker, migrate
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """On start, take up the jobs a stopped process left behind (embedded mode: nobody else would)."""
+    from psabridge.jobs.recovery import recover_jobs
+
+    try:
+        taken = recover_jobs(app.state.sessionmaker, app.state.settings)
+    except Exception:  # the app still serves; the jobs stay as they are for the next start
+        log.exception("could not take up the jobs left queued or running")
+    else:
+        if taken:
+            log.warning("took up %s job(s) a stopped process left queued or running: %s", len(taken), taken)
+    yield
 
 
 def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
@@ -20,7 +41,12 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         migrate(url)
     engine = make_engine(url)
     app = FastAPI(
-        title="PSA Bridge", version=__version__, openapi_url="/openapi.json", docs_url=None, redoc_url=None
+        title="PSA Bridge",
+        version=__version__,
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine

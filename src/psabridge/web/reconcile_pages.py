@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from psabridge.autotask.errors import AutotaskError
 from psabridge.connectors import service as connectors
 from psabridge.hub.calendar import organization_today
+from psabridge.jobs import service as jobs
 from psabridge.psa_integration import rows as rowsmod
 from psabridge.reconcile import export, service
 from psabridge.reconcile import findings as f
@@ -33,6 +34,8 @@ from psabridge.web.templating import templates
 router = APIRouter(prefix="/psa-integration/reconcile", include_in_schema=False)
 
 PAGE_SIZE = 50
+#: how long the tab waits for a queued reconciliation before pointing to the Jobs page
+FOLLOW_SECONDS = 600.0
 BASE = "/psa-integration/reconcile"
 
 
@@ -121,23 +124,30 @@ async def start(
     settings: AppSettings,
     on_date: Annotated[str, Form()] = "",
 ) -> Response:
-    """Reconcile now (it reads Autotask: stated cost first, on the tab)."""
+    """Reconcile now (it reads Autotask: stated cost first, on the tab), as a job: a worker runs it when
+    a broker is configured, else this process; the page waits for it like it waits for a push."""
     try:
         day = date.fromisoformat(on_date) if on_date else None
     except ValueError:
         return RedirectResponse(_url(error=f"The date must be YYYY-MM-DD, not {on_date!r}."), status_code=303)
     try:
-        run = await run_in_threadpool(
-            service.start,
+        job = await run_in_threadpool(
+            jobs.run_and_follow,
             request.app.state.sessionmaker,
             user.organization_id,
-            app_settings=settings,
-            on_date=day,
-            started_by=user.email,
+            "reconcile",
+            settings=settings,
+            options={"on_date": day.isoformat() if day else None, "started_by": user.email},
+            timeout=FOLLOW_SECONDS,
         )
-    except (service.ReconcileError, Busy) as exc:
+    except (service.ReconcileError, Busy, jobs.JobError) as exc:
         return RedirectResponse(_url(error=str(exc)), status_code=303)
-    return RedirectResponse(_url(run.id), status_code=303)
+    if job.run_id is None:  # a broker and no worker taking it (yet)
+        return RedirectResponse(
+            _url(notice=f"The reconciliation (job {job.id}) is still {job.state}: follow it under Jobs."),
+            status_code=303,
+        )
+    return RedirectResponse(_url(job.run_id), status_code=303)
 
 
 @router.post("/{run_id}/approve")
