@@ -39,6 +39,16 @@ def description_digest() -> dict[str, Any]:
     return data
 
 
+@pytest.fixture(autouse=True)
+def _no_job_outlives_its_test() -> Iterator[None]:
+    """A job a test queued on this process's timer (a quiet period, a resume) must not fire in a later
+    test, against a database and keys that are gone."""
+    yield
+    from psabridge.jobs.service import stop_timers
+
+    stop_timers()
+
+
 @pytest.fixture(scope="session")
 def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """URL of the database for this test session, migrated to head."""

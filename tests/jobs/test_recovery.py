@@ -128,3 +128,21 @@ def test_jobs_in_hand_and_jobs_of_a_broker_are_not_taken_up(env: SyncEnv) -> Non
     assert recover_jobs(env.factory, settings) == [waiting]
     assert recover_jobs(env.factory, settings) == []
     assert _job(env, waiting).worker == jobs.worker_name()
+
+
+def test_stopping_the_app_leaves_waiting_jobs_queued_for_the_next_start(env: SyncEnv) -> None:
+    """A change-driven sync still in its quiet period when the web app stops is not run half-way
+    through the shutdown (nor lost): it stays queued, and the next start takes it up at its due time."""
+    from fastapi.testclient import TestClient
+
+    from psabridge.web.app import create_app
+
+    settings = env.app_settings
+    app = create_app(settings)
+    with TestClient(app):
+        waiting = jobs.enqueue(env.factory, settings, env.org_id, "reconcile", delay=30.0)
+        assert jobs.held_here(waiting)
+    assert not jobs.held_here(waiting)  # the app stopped: its timer is gone
+    assert _job(env, waiting).state == "queued"
+    assert recover_jobs(env.factory, settings) == [waiting]  # the next start takes it up
+    assert jobs.held_here(waiting)

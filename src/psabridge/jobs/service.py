@@ -139,6 +139,8 @@ def dispatch(factory: sessionmaker[Session], settings: Settings, job_id: int, *,
         return
 
     def work() -> None:
+        with _timers_lock:
+            _timers.pop(timer, None)
         try:
             execute(factory, settings, job_id)
         except Exception:  # execute records failures; anything else is a bug worth a trace
@@ -152,7 +154,28 @@ def dispatch(factory: sessionmaker[Session], settings: Settings, job_id: int, *,
     timer = threading.Timer(max(0.0, delay), work)
     timer.name = f"psabridge-job-{job_id}"
     timer.daemon = True
+    with _timers_lock:
+        _timers[timer] = job_id
     timer.start()
+
+
+# Jobs of this process waiting on a timer (their due time not reached yet), so that stopping the app
+# leaves them "queued" for the next start (:mod:`psabridge.jobs.recovery`) instead of running them
+# half-way through a shutdown, or in a later test against a database that is gone.
+_timers_lock = threading.Lock()
+_timers: dict[threading.Timer, int] = {}
+
+
+def stop_timers() -> list[int]:
+    """Cancel the jobs waiting on this process's timers (not those already running); they stay queued
+    in the database and are taken up by the next start. Returns their ids."""
+    with _timers_lock:
+        waiting = list(_timers.items())
+        _timers.clear()
+    for timer, job_id in waiting:
+        timer.cancel()  # a timer whose job already started took itself out of ``_timers`` first
+        let_go_job(job_id)
+    return [job_id for _, job_id in waiting]
 
 
 def note_change(factory: sessionmaker[Session], settings: Settings, organization_id: int) -> int | None:

@@ -20,8 +20,10 @@ log = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """On start, take up the jobs a stopped process left behind (embedded mode: nobody else would)."""
+    """On start, take up the jobs a stopped process left behind (embedded mode: nobody else would); on
+    stop, leave the jobs still waiting for their due time queued for the next start."""
     from psabridge.jobs.recovery import recover_jobs
+    from psabridge.jobs.service import stop_timers
 
     try:
         taken = recover_jobs(app.state.sessionmaker, app.state.settings)
@@ -31,6 +33,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if taken:
             log.warning("took up %s job(s) a stopped process left queued or running: %s", len(taken), taken)
     yield
+    stopped = stop_timers()
+    if stopped:
+        log.info("left %s job(s) queued for the next start: %s", len(stopped), stopped)
 
 
 def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
