@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import or_, select
 
+from psabridge.autotask.caches import clear_caches
 from psabridge.config import Settings
 from psabridge.connectors.models import Connector, ConnectorStatus
 from psabridge.db import make_sessionmaker
@@ -112,6 +113,7 @@ def seat_change(env: SyncEnv) -> SeatChange:
     settings: Settings = env.app_settings.model_copy(update={"change_sync_delay_seconds": 0.5})
     watched = make_sessionmaker(env.factory.kw["bind"])
     install_change_hook(watched, settings)
+    clear_caches()  # the change is synced as by a worker that has read nothing of the tenant yet
     env.emu.control.clear_calls()
     with watched() as s:
         sub = s.get(m.Subscription, sub_id)
@@ -149,7 +151,9 @@ def seat_change(env: SyncEnv) -> SeatChange:
 
 def test_a_seat_change_reaches_autotask_for_its_adjustment_and_one_read_back(seat_change: SeatChange) -> None:
     """The change costs its one adjustment (the minimum: nothing else is read or written) and the one
-    date-filtered query of ContractServiceUnits that checks it; Autotask shows the new seats."""
+    date-filtered query of ContractServiceUnits that checks it — no metadata call either, though the
+    process has read nothing of the tenant yet (the Contracts status values are kept with the connector);
+    Autotask shows the new seats."""
     c = seat_change
     assert c.minimum == 1
     assert c.calls == {"ContractServiceAdjustments": {"create": 1}, "ContractServiceUnits": {"query": 1}}

@@ -146,3 +146,19 @@ def test_stopping_the_app_leaves_waiting_jobs_queued_for_the_next_start(env: Syn
     assert _job(env, waiting).state == "queued"
     assert recover_jobs(env.factory, settings) == [waiting]  # the next start takes it up
     assert jobs.held_here(waiting)
+
+
+def test_of_two_deliveries_of_one_job_only_one_runs_it(env: SyncEnv) -> None:
+    """A redelivered message while the first delivery still runs, or a recovery racing a timer: both read
+    the job as it was; the first to claim it runs it, the other leaves it alone (not run twice, its
+    attempts counted once)."""
+    settings = env.app_settings
+    job_id = jobs.enqueue(env.factory, settings, env.org_id, "reconcile", dispatch_now=False)
+    assert jobs.claim(env.factory, job_id, "queued", 0)
+    assert not jobs.claim(env.factory, job_id, "queued", 0)  # the second delivery read the same row
+    row = _job(env, job_id)
+    assert (row.state, row.attempts, row.worker) == ("running", 1, jobs.worker_name())
+    # a worker that died while running it: the next delivery takes it over, once
+    assert jobs.claim(env.factory, job_id, "running", 1)
+    assert not jobs.claim(env.factory, job_id, "running", 1)
+    assert _job(env, job_id).attempts == 2

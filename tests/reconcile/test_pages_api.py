@@ -50,6 +50,8 @@ def test_the_api_reconciles_approves_applies_and_exports(env: SyncEnv, hub: Hub,
     run = started.json()
     assert run["status"] == "done" and run["estimated_calls"] == estimate and run["api_calls"] <= estimate + 2
     assert run["started_by"].startswith("API token 'admin token'")
+    job = admin.get(f"/api/v1/jobs/{run['job_id']}").json()  # a job, as a worker would run it
+    assert (job["kind"], job["state"], job["run_id"]) == ("reconcile", "succeeded", run["id"])
     listed = viewer.get("/api/v1/reconciliations").json()
     assert listed["total"] == 1 and listed["items"][0]["id"] == run["id"]
     shown = viewer.get(f"/api/v1/reconciliations/{run['id']}", params={"category": "seats"}).json()

@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from psabridge.config import Settings
@@ -234,6 +234,20 @@ def execute(
         let_go_job(job_id)
 
 
+def claim(factory: sessionmaker[Session], job_id: int, state: str, attempts: int) -> bool:
+    """Mark the job running here if it is still as it was read (``state``, ``attempts``): of two deliveries
+    of one job (a redelivered message while the first still runs, a recovery racing a timer) only one
+    runs it; the other sees the row moved on."""
+    with factory() as session:
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state == state, Job.attempts == attempts)
+            .values(state="running", started_at=utcnow(), worker=worker_name(), attempts=attempts + 1)
+        )
+        session.commit()
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+
 def _execute(
     factory: sessionmaker[Session],
     settings: Settings,
@@ -253,11 +267,12 @@ def _execute(
             dispatch(factory, settings, job_id, delay=(due - now).total_seconds())
             return "queued"
         redelivered = job.state == "running"
-        job.state, job.started_at, job.worker = "running", now, worker_name()
-        job.attempts += 1
-        session.commit()
         kind, trigger, org_id, connector_id = job.kind, job.trigger, job.organization_id, job.connector_id
         options = dict(job.options or {})
+        seen = (job.state, job.attempts)
+    if not claim(factory, job_id, *seen):
+        log.info("job %s: another delivery of it took it first", job_id)
+        return "running"
     if redelivered:
         log.warning("job %s: running it again (its worker stopped before finishing)", job_id)
     started = time.monotonic()

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from sqlalchemy.orm import Session
 
@@ -194,9 +195,18 @@ class BatchPlanner:
         return view.read_calls
 
     def _complete_facts(self) -> None:
-        """The Contracts status picklist (by label), read once for every batch (when there are contracts)."""
+        """The Contracts status values (by label) for every batch, when there are contracts: from the
+        connector's option cache, read from the tenant once per connector (not once per process: a
+        change-driven sync on a worker that has not read it yet costs no metadata call); "Refresh
+        options" on the connector reads it again."""
         if has_contracts(self.session, self.org):
-            self.facts = with_contract_statuses(self.client, self.facts)
+            from psabridge.connectors import options as opts
+
+            client = self.client
+            statuses = opts.get_options(
+                self.session, self.connector, "contract_statuses", cast(opts.ClientFactory, lambda: client)
+            )
+            self.facts = with_contract_statuses(statuses, self.facts)
 
     def _plan(
         self,

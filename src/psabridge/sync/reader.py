@@ -80,10 +80,9 @@ def _picklist_value(items: Any, label: str) -> int | None:
     return None
 
 
-def with_contract_statuses(client: AutotaskApi, facts: TenantFacts) -> TenantFacts:
-    """``facts`` with the tenant's Contracts status values "Active" and "Inactive" (looked up by label;
-    the client caches the picklist for the process)."""
-    statuses = client.picklist("Contracts", "status")
+def with_contract_statuses(statuses: Any, facts: TenantFacts) -> TenantFacts:
+    """``facts`` with the tenant's Contracts status values "Active" and "Inactive" (looked up by label in
+    ``statuses``: the picklist's values, or the connector's cached options of it)."""
     return replace(
         facts,
         contract_status_active=_picklist_value(statuses, "Active"),
@@ -112,7 +111,7 @@ def read_view(
     counter = CallCounter()
     view.facts = facts or TenantFacts()
     if need_facts and hub.contracts:
-        view.facts = with_contract_statuses(client, view.facts)
+        view.facts = with_contract_statuses(client.picklist("Contracts", "status"), view.facts)
     _read_by_key(client, hub, links, extra_keys, view, counter, modules)
     _read_candidates(client, hub, links, view, counter)
     wanted_units: dict[int, set[str]] = defaultdict(set)

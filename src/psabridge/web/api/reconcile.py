@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from psabridge.autotask.errors import AutotaskError
 from psabridge.connectors import service as connectors
+from psabridge.jobs import service as jobs
 from psabridge.reconcile import export, service
 from psabridge.reconcile import trace as tracemod
 from psabridge.reconcile.apply import apply_approved
@@ -66,22 +67,38 @@ def actor(request: Request, db: Session, principal: Principal) -> str:
 def start(
     request: Request, principal: Admin, db: DbSession, settings: AppSettings, body: StartRequest | None = None
 ) -> Any:
-    """Reconcile now (synchronously): differences with proposed fixes; writes nothing to Autotask."""
+    """Reconcile now: a reconciliation job (run by a worker when a broker is configured, else in this
+    process), followed to its end: 201 with the differences and proposed fixes (nothing is written to
+    Autotask; a reconciliation that failed part-way is answered with its run, as it stands), or 202 with
+    the job when it has not finished within ten minutes."""
     who = actor(request, db, principal)
+    factory = request.app.state.sessionmaker
+    on_date = body.date if body else None
+    options = {"on_date": on_date.isoformat() if on_date else None, "started_by": who}
+    job_id = jobs.enqueue(
+        factory, settings, principal.organization_id, "reconcile", options=options, dispatch_now=False
+    )
     try:
-        run = service.start(
-            request.app.state.sessionmaker,
-            principal.organization_id,
-            app_settings=settings,
-            on_date=body.date if body else None,
-            started_by=who,
-        )
+        if settings.broker_url:
+            jobs.dispatch(factory, settings, job_id)
+        else:  # in this process, its errors raised as the engine raises them
+            jobs.execute(factory, settings, job_id, raise_errors=True)
     except (service.ReconcileError, Busy) as exc:
         return _problem(exc)
-    with request.app.state.sessionmaker() as session:
-        return export.run_with_differences(
-            session, service.get_run(session, principal.organization_id, run.id)
+    job = jobs.follow(factory, job_id, timeout=600)
+    if job.state == "failed" and job.run_id is None:
+        jobs.raise_for(job)  # refused before it ran (busy, broker): problem+json
+    if job.run_id is None or job.state not in jobs.FINISHED:
+        return JSONResponse(
+            jobs.job_to_dict(job), status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"}
         )
+    with factory() as session:
+        return {
+            **export.run_with_differences(
+                session, service.get_run(session, principal.organization_id, job.run_id)
+            ),
+            "job_id": job.id,
+        }
 
 
 @router.get("")
