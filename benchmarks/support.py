@@ -86,6 +86,47 @@ def emulator_process() -> Iterator[Emulator]:
         proc.wait(10)
 
 
+@contextmanager
+def emulator_processes(count: int) -> Iterator[list[Emulator]]:
+    """``count`` emulators, each its own process and tenant (same demo credentials), started together."""
+    exe = str(Path(sys.executable).with_name("psabridge"))
+    procs: list[subprocess.Popen[bytes]] = []
+    emulators: list[Emulator] = []
+    try:
+        for _ in range(count):
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            procs.append(
+                subprocess.Popen(
+                    [exe, "emulator", "--port", str(port), "--hourly-limit", "1000000"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            base = f"http://127.0.0.1:{port}"
+            creds = EmulatorCredentials(seed.DEMO_USERNAME, seed.DEMO_SECRET, seed.DEMO_INTEGRATION_CODE)
+            emulators.append(Emulator(base, creds, EmulatorControl(base)))
+        deadline = time.monotonic() + 180
+        for emu, proc in zip(emulators, procs, strict=True):
+            while True:
+                try:
+                    emu.control.calls()
+                    break
+                except Exception:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise RuntimeError("an emulator did not start") from None
+                    time.sleep(0.2)
+        yield emulators
+    finally:
+        for emu in emulators:
+            emu.control.close()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(10)
+
+
 def total_calls(calls: dict[str, Any], *, tenant_only: bool = True) -> int:
     """Requests the emulator served (zone discovery is not a tenant API call)."""
     return sum(

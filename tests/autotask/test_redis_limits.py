@@ -74,7 +74,7 @@ def test_slots_are_shared_between_independent_backends(
         t.join()
     assert errors == []
     assert sum(c.stats.get("Companies", "get") for c in clients) == 36
-    assert backends[0].in_flight(credentials.integration_code, "Companies") == 0
+    assert backends[0].in_flight(clients[0].limit_key, "Companies") == 0
 
     # Control: two processes each with its own in-memory limiter do exceed the limit together.
     separate = [_ProcessLocal(), _ProcessLocal()]
@@ -156,3 +156,50 @@ def test_the_threshold_refresh_lock_is_one_holders_until_its_lease_runs_out(
     other.refresh_lock.release()  # already released: nothing happens
     assert mine.refresh_lock.acquire(blocking=False)
     mine.refresh_lock.release()
+
+
+def test_two_tenants_with_one_integration_code_do_not_share_slots(
+    credentials: AutotaskCredentials, redis_client: redis.Redis[bytes], prefix: str
+) -> None:
+    """Autotask counts the 3 requests per endpoint in each tenant: two MSPs whose tenants PSA Bridge
+    reaches with the same integration code get 3 each in flight at once (6 in all), not 3 together;
+    each tenant alone never gets a 4th."""
+    from psabridge.emulator.testing import running_emulator
+
+    backend = RedisLimits(redis.Redis.from_url(REDIS_URL), prefix=prefix)
+    code = credentials.integration_code
+    other = AutotaskCredentials("psabridge-api@second-msp.example", "second-Secret-1", code)
+    with (
+        running_emulator(integration_code=code) as first_emu,  # the demo tenant
+        running_emulator(
+            username=other.username, secret="second-Secret-1", integration_code=code
+        ) as second_emu,
+    ):
+        clients = [
+            AutotaskClient(creds, zone_url=e.zone_url, retry=RetryPolicy(max_attempts=1), limits=backend)
+            for creds, e in ((AutotaskCredentials(*first_emu.credentials), first_emu), (other, second_emu))
+        ]
+        for c in clients:
+            c.get("Companies", 0)  # zone discovery and the first request before timing
+        first_emu.control.set_latency(600)
+        second_emu.control.set_latency(600)
+        errors: list[BaseException] = []
+
+        def work(c: AutotaskClient) -> None:
+            try:
+                c.get("Companies", 0)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(c,)) for c in clients for _ in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)  # every request that got a slot is in flight now
+        in_flight = [backend.in_flight(c.limit_key, "Companies") for c in clients]
+        for t in threads:
+            t.join()
+        for c in clients:
+            c.close()
+    assert errors == []
+    assert clients[0].limit_key != clients[1].limit_key
+    assert in_flight == [3, 3]

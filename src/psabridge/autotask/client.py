@@ -121,7 +121,11 @@ class AutotaskClient(RecordReads, RecordWrites, MetadataReads):
         self._zone_lock = threading.Lock()
         # Concurrency slots and hourly usage: this process by default; Redis (RedisLimits) across workers.
         self._limits = limits or LOCAL_LIMITS
-        self._usage = self._limits.usage(f"{credentials.integration_code}|{credentials.username.lower()}")
+        #: whose limits these calls count against: the tenant (its API user) and the integration code.
+        #: Autotask enforces its limits in each tenant's database, so two MSPs whose tenants are used with
+        #: the same integration code (PSA Bridge's, say) neither share 3 slots nor an hourly budget.
+        self.limit_key = f"{credentials.integration_code}|{credentials.username.lower()}"
+        self._usage = self._limits.usage(self.limit_key)
         timeouts = httpx.Timeout(timeout, connect=min(connect_timeout, timeout))
         tls = shared_tls_context()
         self._http = httpx.Client(

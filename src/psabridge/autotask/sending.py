@@ -61,6 +61,7 @@ class RequestSending:
     """
 
     credentials: AutotaskCredentials
+    limit_key: str
     registry: EntityRegistry
     stats: CallStats
     retry_policy: RetryPolicy
@@ -235,8 +236,9 @@ class RequestSending:
             self._sleep(delay)
         write = verb in WRITE_VERBS
         # Autotask counts concurrency per integration code and endpoint (the entity's route, child routes
-        # included under the child entity); keying on the entity matches that.
-        with self._limits.slot(self.credentials.integration_code, entity, self.max_in_flight_per_endpoint):
+        # included under the child entity) in each tenant: keyed on the tenant's API user, the integration
+        # code and the entity.
+        with self._limits.slot(self.limit_key, entity, self.max_in_flight_per_endpoint):
             self.stats.record(entity, verb)
             self._usage.record()
             try:
