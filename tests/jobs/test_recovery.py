@@ -162,3 +162,21 @@ def test_of_two_deliveries_of_one_job_only_one_runs_it(env: SyncEnv) -> None:
     assert jobs.claim(env.factory, job_id, "running", 1)
     assert not jobs.claim(env.factory, job_id, "running", 1)
     assert _job(env, job_id).attempts == 2
+
+
+def test_the_scheduler_takes_up_jobs_a_stopped_process_left_when_it_starts(
+    env: SyncEnv, spawn: Callable[..., Any]
+) -> None:
+    """Without a broker the scheduler runs the jobs it fires, so at its start it takes up, like the web
+    app, a job a stopped process left queued (here due in ten minutes: claimed now, run then)."""
+    settings = env.app_settings
+    job_id = jobs.enqueue(env.factory, settings, env.org_id, "reconcile", delay=600.0, dispatch_now=False)
+    with env.factory() as s:
+        row = s.get(Job, job_id)
+        assert row is not None
+        row.worker = _dead_process()
+        s.commit()
+    scheduler = spawn(settings, "scheduler")
+    taken = wait_for(lambda: (w := _job(env, job_id).worker).endswith(f":{scheduler.pid}") and w, timeout=60)
+    assert taken == f"{socket.gethostname()}:{scheduler.pid}"
+    assert _job(env, job_id).state == "queued"  # still waiting for its due time, now in the scheduler

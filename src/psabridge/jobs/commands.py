@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import threading
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 import typer
 
 from psabridge.cli_text import plain
+
+log = logging.getLogger(__name__)
 
 OrgOption = typer.Option(None, "--org", help="Organization slug (default: the only organization).")
 
@@ -72,6 +75,13 @@ def scheduler_command(
         fired = schedules.tick(factory, settings)
         typer.echo(f"{len(fired)} job(s) queued")
         return
+    # without a broker the scheduler runs the jobs it fires: like the web app, it takes up at its start
+    # the jobs a stopped process left behind (with a broker, Dramatiq redelivers them)
+    from psabridge.jobs.recovery import recover_jobs
+
+    taken = recover_jobs(factory, settings)
+    if taken:
+        log.warning("took up %s job(s) a stopped process left queued or running: %s", len(taken), taken)
     schedules.run_scheduler(factory, settings)
 
 
