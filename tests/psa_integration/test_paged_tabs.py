@@ -256,3 +256,50 @@ def test_hostile_paging_parameters_are_refused_not_failed(
         data = page.json()
         assert len(data["records"]) == 2 and data["records_total"] == data["records_counts"]["synced"]
         assert {r["status"] for r in data["records"]} == {"synced"}
+
+
+def test_changes_tab_counts_leave_out_linked_rows_that_left_the_tab(
+    session_factory: sessionmaker[Session], make_org_user: Any
+) -> None:
+    """The Changes tab counts from the links less those of rows outside the tab: a linked change log
+    archived, or turned into a refund that changes nothing, no longer counts; the figures are the same as
+    counting row by row (and as listing the rows of each status)."""
+    from sqlalchemy import update
+
+    from psabridge.psa_integration.sections import sections
+
+    user = make_org_user(slug="acme")
+    org_id = user.organization_id
+    _org(session_factory, org_id, customers=4)
+    with session_factory() as s:
+        linked = list(
+            s.scalars(
+                select(SyncLink.hub_id)
+                .where(SyncLink.organization_id == org_id, SyncLink.record_type == "license_change_log")
+                .order_by(SyncLink.hub_id)
+            )
+        )
+        assert len(linked) >= 4
+        s.execute(
+            update(hub.LicenseChangeLog).where(hub.LicenseChangeLog.id == linked[0]).values(status="archived")
+        )
+        s.execute(
+            update(hub.LicenseChangeLog)
+            .where(hub.LicenseChangeLog.id == linked[1])
+            .values(is_refund=True, quantity_after=hub.LicenseChangeLog.quantity_before, unit_price=None)
+        )
+        s.commit()
+        count_cache.clear()
+        arm = sections("changes", org_id)[0].arms[0]
+        assert arm.table is not None  # the counts without a join per row
+        exact = {str(status): int(n) for status, n in s.execute(arm.counts())}
+        assert arm.counts_in(s) == exact
+        view = tab_view(s, org_id, "changes", size=200)
+        for status, n in view.counts.items():
+            assert len(_all_rows(s, org_id, "changes", status)) == n
+        shown = {(r.record_type, r.hub_id) for r in view.rows}
+        assert ("license_change_log", linked[0]) not in shown and (
+            "license_change_log",
+            linked[1],
+        ) not in shown
+        assert view.total == sum(view.counts.values()) == len(shown)

@@ -51,6 +51,10 @@ class Arm:
     #: then FROM sync_links and ``link_hub_id`` is unused)
     record_type: str | None
     link_hub_id: Any = None
+    #: For the big arms (the Changes tab's): the hub table the rows come from and the arm's condition on
+    #: it, so the counts need no join per row (see :meth:`counts_in`).
+    table: Any = None
+    condition: Any = None
 
     def _with_link(self, query: Select[Any], *, inner: bool) -> tuple[Select[Any], Any]:
         if self.record_type is None:
@@ -72,6 +76,37 @@ class Arm:
             return query.where(or_(link.id.is_(None), link.status == PENDING))
         query, link = self._with_link(self.base, inner=True)
         return query.where(link.status == status)
+
+    def counts_in(self, session: Session) -> dict[str, int]:
+        """The arm's rows per status. With ``table`` and ``condition``: from the links of the record type
+        (one index range), less those of the organization's rows outside the arm (its condition negated:
+        few rows, looked up by id), and the arm's row count (one covering-index count); the rows without
+        a link are pending. The same figures as :meth:`counts` (a join per row: ~0.4 s for the 244,000
+        seat changes of an organization of 100,000 subscriptions on SQLite) in a fraction of the time.
+        Exact because hub rows are never deleted one by one (only with their organization)."""
+        if self.table is None or self.record_type is None:
+            return {str(status): int(n) for status, n in session.execute(self.counts())}
+        link, row = SyncLink, self.table
+        of_type = and_(link.organization_id == self.org, link.record_type == self.record_type)
+        linked = session.execute(select(link.status, func.count()).where(of_type).group_by(link.status))
+        outside = select(row.id).where(row.organization_id == self.org, not_(self.condition))
+        excluded = dict(
+            session.execute(
+                select(link.status, func.count())
+                .where(of_type, link.hub_id.in_(outside.scalar_subquery()))
+                .group_by(link.status)
+            ).all()
+        )
+        total = int(session.scalar(select(func.count()).select_from(self.base.subquery())) or 0)
+        out: dict[str, int] = {}
+        for status, n in linked:
+            inside = int(n) - int(excluded.get(status, 0))
+            if inside and status != PENDING:
+                out[str(status)] = inside
+        pending = total - sum(out.values())
+        if pending:
+            out[PENDING] = pending
+        return out
 
     def counts(self) -> Select[Any]:
         """``(status, count)`` of the arm's rows."""
@@ -115,8 +150,8 @@ class Section:
     def counts(self, session: Session) -> dict[str, int]:
         out: dict[str, int] = {}
         for arm in self.arms:
-            for status, n in session.execute(arm.counts()):
-                out[str(status)] = out.get(str(status), 0) + int(n)
+            for status, n in arm.counts_in(session).items():
+                out[status] = out.get(status, 0) + n
         return out
 
     def page(self, session: Session, status: str | None, offset: int, limit: int) -> list[tuple[str, int]]:
@@ -184,6 +219,10 @@ def _services(org: int) -> list[Section]:
 def _changes(org: int) -> list[Section]:
     log = hub.LicenseChangeLog
     active = and_(log.organization_id == org, log.status == "active")
+    is_change = and_(
+        log.status == "active",
+        or_(log.quantity_after != log.quantity_before, log.unit_price.is_not(None), not_(log.is_refund)),
+    )
     changes = select(*_cols("license_change_log", log.id, log.effective_date, log.id, 0)).where(
         active,
         or_(log.quantity_after != log.quantity_before, log.unit_price.is_not(None), not_(log.is_refund)),
@@ -199,7 +238,12 @@ def _changes(org: int) -> list[Section]:
         exists().where(hub.Subscription.id == SyncLink.hub_id, hub.Subscription.organization_id == org),
     )
     return [
-        Section((Arm(changes, org, "license_change_log", log.id), Arm(refunds, org, "refund", log.id))),
+        Section(
+            (
+                Arm(changes, org, "license_change_log", log.id, table=log, condition=is_change),
+                Arm(refunds, org, "refund", log.id),  # few rows: the join is cheaper than the complement
+            )
+        ),
         Section((Arm(engine_only, org, None),)),
     ]
 
