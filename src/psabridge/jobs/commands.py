@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import threading
 from typing import Any
@@ -12,8 +11,6 @@ from typing import Any
 import typer
 
 from psabridge.cli_text import plain
-
-log = logging.getLogger(__name__)
 
 OrgOption = typer.Option(None, "--org", help="Organization slug (default: the only organization).")
 
@@ -79,9 +76,7 @@ def scheduler_command(
     # the jobs a stopped process left behind (with a broker, Dramatiq redelivers them)
     from psabridge.jobs.recovery import recover_jobs
 
-    taken = recover_jobs(factory, settings)
-    if taken:
-        log.warning("took up %s job(s) a stopped process left queued or running: %s", len(taken), taken)
+    recover_jobs(factory, settings)
     schedules.run_scheduler(factory, settings)
 
 

@@ -19,13 +19,13 @@ import os
 import socket
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from psabridge.config import Settings
 from psabridge.db import utcnow
 from psabridge.jobs.models import Job
-from psabridge.jobs.rows import aware_time
+from psabridge.jobs.rows import aware_time, set_job_if
 from psabridge.jobs.service import dispatch, held_here, hold_job, let_go_job, worker_name
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,8 @@ def recover_jobs(factory: sessionmaker[Session], settings: Settings) -> list[int
         finally:
             let_go_job(job_id)
         taken.append(job_id)
+    if taken:
+        log.warning("took up %s job(s) a stopped process left queued or running: %s", len(taken), taken)
     return taken
 
 
@@ -102,11 +104,4 @@ def _take_up(
 def _claim(factory: sessionmaker[Session], job_id: int, state: str, worker: str) -> bool:
     """Name this process on the job unless someone changed it since it was read (another process
     starting at the same time took it, or it moved on)."""
-    with factory() as session:
-        result = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.state == state, Job.worker == worker)
-            .values(worker=worker_name())
-        )
-        session.commit()
-        return bool(getattr(result, "rowcount", 0) == 1)
+    return set_job_if(factory, job_id, {"state": state, "worker": worker}, worker=worker_name())

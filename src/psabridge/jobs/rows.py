@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from psabridge.config import Settings
@@ -25,6 +26,19 @@ def set_job(factory: sessionmaker[Session], job_id: int, **values: Any) -> None:
         for name, value in values.items():
             setattr(job, name, value)
         session.commit()
+
+
+def set_job_if(factory: sessionmaker[Session], job_id: int, expected: dict[str, Any], **values: Any) -> bool:
+    """Set ``values`` on the job only if its columns still hold ``expected`` (one conditional UPDATE):
+    of two processes acting on one job from the same reading, only the first succeeds."""
+    with factory() as session:
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job_id, *(getattr(Job, name) == value for name, value in expected.items()))
+            .values(**values)
+        )
+        session.commit()
+        return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def fail_job(

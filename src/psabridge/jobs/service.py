@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from psabridge.config import Settings
@@ -32,7 +32,7 @@ from psabridge.db import utcnow
 from psabridge.jobs.kinds import Busy, error_kind_of, run_reconcile_job, run_sync_job
 from psabridge.jobs.models import Job
 from psabridge.jobs.rows import aware_time as _aware
-from psabridge.jobs.rows import fail_job, set_job
+from psabridge.jobs.rows import fail_job, set_job, set_job_if
 from psabridge.jobs.rows import job_to_dict as job_to_dict
 from psabridge.metrics import RUN_DURATION, RUNS
 from psabridge.sync import service as sync_service
@@ -238,14 +238,15 @@ def claim(factory: sessionmaker[Session], job_id: int, state: str, attempts: int
     """Mark the job running here if it is still as it was read (``state``, ``attempts``): of two deliveries
     of one job (a redelivered message while the first still runs, a recovery racing a timer) only one
     runs it; the other sees the row moved on."""
-    with factory() as session:
-        result = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.state == state, Job.attempts == attempts)
-            .values(state="running", started_at=utcnow(), worker=worker_name(), attempts=attempts + 1)
-        )
-        session.commit()
-        return bool(getattr(result, "rowcount", 0) == 1)
+    return set_job_if(
+        factory,
+        job_id,
+        {"state": state, "attempts": attempts},
+        state="running",
+        started_at=utcnow(),
+        worker=worker_name(),
+        attempts=attempts + 1,
+    )
 
 
 def _execute(

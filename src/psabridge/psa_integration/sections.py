@@ -219,13 +219,14 @@ def _services(org: int) -> list[Section]:
 def _changes(org: int) -> list[Section]:
     log = hub.LicenseChangeLog
     active = and_(log.organization_id == org, log.status == "active")
+    # a seat or price change (a refund that changes nothing is only a refund); the arm's rows and the
+    # condition its counts negate
     is_change = and_(
         log.status == "active",
         or_(log.quantity_after != log.quantity_before, log.unit_price.is_not(None), not_(log.is_refund)),
     )
     changes = select(*_cols("license_change_log", log.id, log.effective_date, log.id, 0)).where(
-        active,
-        or_(log.quantity_after != log.quantity_before, log.unit_price.is_not(None), not_(log.is_refund)),
+        log.organization_id == org, is_change
     )
     refunds = select(*_cols("refund", log.id, log.effective_date, log.id, 1)).where(
         active, log.is_refund, log.refund_amount.is_not(None), log.refund_amount != 0

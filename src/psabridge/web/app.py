@@ -26,12 +26,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     from psabridge.jobs.service import stop_timers
 
     try:
-        taken = recover_jobs(app.state.sessionmaker, app.state.settings)
+        recover_jobs(app.state.sessionmaker, app.state.settings)
     except Exception:  # the app still serves; the jobs stay as they are for the next start
         log.exception("could not take up the jobs left queued or running")
-    else:
-        if taken:
-            log.warning("took up %s job(s) a stopped process left queued or running: %s", len(taken), taken)
     yield
     stopped = stop_timers()
     if stopped:

@@ -75,19 +75,12 @@ def start(
     factory = request.app.state.sessionmaker
     on_date = body.date if body else None
     options = {"on_date": on_date.isoformat() if on_date else None, "started_by": who}
-    job_id = jobs.enqueue(
-        factory, settings, principal.organization_id, "reconcile", options=options, dispatch_now=False
-    )
-    try:
-        if settings.broker_url:
-            jobs.dispatch(factory, settings, job_id)
-        else:  # in this process, its errors raised as the engine raises them
-            jobs.execute(factory, settings, job_id, raise_errors=True)
+    try:  # refused before it ran (busy, broker): problem+json; a failed run is answered as it stands
+        job = jobs.run_and_follow(
+            factory, principal.organization_id, "reconcile", settings=settings, options=options, timeout=600
+        )
     except (service.ReconcileError, Busy) as exc:
         return _problem(exc)
-    job = jobs.follow(factory, job_id, timeout=600)
-    if job.state == "failed" and job.run_id is None:
-        jobs.raise_for(job)  # refused before it ran (busy, broker): problem+json
     if job.run_id is None or job.state not in jobs.FINISHED:
         return JSONResponse(
             jobs.job_to_dict(job), status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"}
