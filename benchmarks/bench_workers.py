@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from sqlalchemy import create_engine, func, or_, select, text
+from sqlalchemy import Engine, create_engine, func, or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.support import (
@@ -110,6 +110,23 @@ def _database(tmp: str, tag: str) -> Iterator[tuple[str, str]]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def _scratch(
+    url: str, tmp: str, emu: Emulator, prefix: str
+) -> tuple[Engine, sessionmaker[Session], Settings]:
+    """The migrated scratch database at ``url``, and the settings every process of a round shares (the
+    emulator's zone, the Redis broker under ``prefix``)."""
+    migrate(url)
+    engine = make_engine(url)
+    settings = Settings(
+        data_dir=Path(tmp),
+        database_url=url,
+        autotask_zone_url=emu.zone_url,
+        broker_url=REDIS_URL,
+        redis_prefix=prefix,
+    )
+    return engine, make_sessionmaker(engine), settings
 
 
 def _organizations(
@@ -282,16 +299,7 @@ def _round(workers: int, tmp: str, *, changes: bool, tenants: list[Emulator] | N
         for each in everyone:
             each.control.reset()
         url, backend = stack.enter_context(_database(tmp, f"w{workers}{'t' if tenants else ''}"))
-        migrate(url)
-        engine = make_engine(url)
-        factory = make_sessionmaker(engine)
-        settings = Settings(
-            data_dir=Path(tmp),
-            database_url=url,
-            autotask_zone_url=emu.zone_url,
-            broker_url=REDIS_URL,
-            redis_prefix=prefix,
-        )
+        engine, factory, settings = _scratch(url, tmp, emu, prefix)
         orgs = _organizations(factory, emu, settings, ORGS, tenants)
         for each in everyone:
             each.control.set_latency(LATENCY_MS)
@@ -517,16 +525,7 @@ def _change_phase(tmp: str) -> dict[str, Any]:
     workers = WORKERS[-1]
     out: dict[str, Any] = {"workers": workers}
     with emulator_process() as emu, _database(tmp, "changes") as (url, backend):
-        migrate(url)
-        engine = make_engine(url)
-        factory = make_sessionmaker(engine)
-        settings = Settings(
-            data_dir=Path(tmp),
-            database_url=url,
-            autotask_zone_url=emu.zone_url,
-            broker_url=REDIS_URL,
-            redis_prefix=prefix,
-        )
+        engine, factory, settings = _scratch(url, tmp, emu, prefix)
         org = new_organization(factory, customers=SAMPLE_CUSTOMERS)
         connect_autotask(factory, org, emu, settings)
         with factory() as s:
